@@ -199,7 +199,11 @@ mod tests {
     #[test]
     fn state_fits_the_per_customer_budget() {
         // Boxed in the map: this plus the allocator's 16 bytes and a table slot.
-        assert!(std::mem::size_of::<CustomerState>() <= 456, "{}", std::mem::size_of::<CustomerState>());
+        assert!(
+            std::mem::size_of::<CustomerState>() <= 456,
+            "{}",
+            std::mem::size_of::<CustomerState>()
+        );
     }
 
     #[test]

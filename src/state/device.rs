@@ -22,6 +22,10 @@ impl DeviceState {
     }
 
     pub fn last_seen(&self) -> Secs {
-        self.customers.iter().map(|slot| slot.last).max().unwrap_or(0)
+        self.customers
+            .iter()
+            .map(|slot| slot.last)
+            .max()
+            .unwrap_or(0)
     }
 }

@@ -20,7 +20,7 @@ pub use recent::{RecentTransaction, RecentTransactions};
 pub use sets::{Seen, Sighting};
 pub use snapshot::{SnapshotError, SnapshotStats, SNAPSHOT_VERSION};
 pub use terminal::{TerminalRisk, TerminalState, TERMINAL_DAYS};
-pub use window::{Amount, WindowLayout, WindowSpec, WindowValue};
+pub use window::{Amount, WindowLayout, WindowSpec, WindowValue, MAX_WINDOWS};
 
 use crate::domain::Label;
 use crate::duration::Span;
@@ -98,7 +98,9 @@ impl StateConfig {
         }
         let max_delay_days = TERMINAL_DAYS as u64 - 31;
         if self.terminal_feedback_delay.as_secs() / 86_400 > max_delay_days {
-            problems.push(format!("terminal_feedback_delay: at most {max_delay_days}d"));
+            problems.push(format!(
+                "terminal_feedback_delay: at most {max_delay_days}d"
+            ));
         }
         if !(self.small_amount.is_finite() && self.small_amount >= 0.0) {
             problems.push("small_amount: must be a non-negative number".into());
@@ -256,11 +258,9 @@ impl StateStore {
             .map(keys::key)
             .or(recent.map(|entry| entry.customer))
             .ok_or_else(|| StateError::UnmatchedLabel(label.transaction_id.clone()))?;
-        let terminal = label
-            .terminal_id
-            .as_deref()
-            .map(keys::key)
-            .or(recent.map(|entry| entry.terminal).filter(|&terminal| terminal != 0));
+        let terminal = label.terminal_id.as_deref().map(keys::key).or(recent
+            .map(|entry| entry.terminal)
+            .filter(|&terminal| terminal != 0));
         let at = label
             .transaction_time
             .map(time::to_secs)
@@ -276,10 +276,13 @@ impl StateStore {
         let ttl = self.config.customer_ttl.as_secs().min(u32::MAX as u64) as u32;
         let cutoff = watermark.saturating_sub(ttl);
         let before = self.customers.len();
-        self.customers.retain(|_, customer| customer.newest_event >= cutoff);
-        self.devices.retain(|_, device| device.last_seen() >= cutoff);
+        self.customers
+            .retain(|_, customer| customer.newest_event >= cutoff);
+        self.devices
+            .retain(|_, device| device.last_seen() >= cutoff);
         let oldest_day = (watermark / 86_400).saturating_sub(TERMINAL_DAYS);
-        self.terminals.retain(|_, terminal| terminal.newest_day() >= oldest_day);
+        self.terminals
+            .retain(|_, terminal| terminal.newest_day() >= oldest_day);
         before - self.customers.len()
     }
 
@@ -289,8 +292,11 @@ impl StateStore {
         const ALLOCATOR_HEADER: usize = 16;
         let customer = std::mem::size_of::<CustomerState>() + ALLOCATOR_HEADER + TABLE_SLOT;
         let device = std::mem::size_of::<DeviceState>() + TABLE_SLOT;
-        let terminal = std::mem::size_of::<TerminalState>() + 4 * TERMINAL_DAYS as usize + TABLE_SLOT;
-        self.customers.len() * customer + self.devices.len() * device + self.terminals.len() * terminal
+        let terminal =
+            std::mem::size_of::<TerminalState>() + 4 * TERMINAL_DAYS as usize + TABLE_SLOT;
+        self.customers.len() * customer
+            + self.devices.len() * device
+            + self.terminals.len() * terminal
     }
 }
 
@@ -321,7 +327,10 @@ mod tests {
         });
         let effect = store.apply_label(&label("T1", None)).unwrap();
         assert!(effect.customer_marked && effect.terminal_counted);
-        assert_eq!(store.customer(keys::key("C1")).unwrap().compromised_since, 5 * 86_400);
+        assert_eq!(
+            store.customer(keys::key("C1")).unwrap().compromised_since,
+            5 * 86_400
+        );
         assert_eq!(
             store.apply_label(&label("T2", None)),
             Err(StateError::UnmatchedLabel("T2".into()))

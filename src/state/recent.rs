@@ -27,9 +27,7 @@ pub struct RecentTransactions {
 impl RecentTransactions {
     pub fn with_capacity(capacity: usize) -> RecentTransactions {
         let slots_per_shard = capacity.div_ceil(SHARDS).max(1);
-        let shards = (0..SHARDS)
-            .map(|_| Mutex::new(Vec::new()))
-            .collect();
+        let shards = (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect();
         RecentTransactions {
             shards,
             slots_per_shard,
@@ -65,7 +63,9 @@ impl RecentTransactions {
 /// A poisoned shard only means another thread panicked mid-write of plain
 /// data; the entries are still usable.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

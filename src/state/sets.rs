@@ -33,7 +33,11 @@ pub trait Slot: Copy + Default {
 
 impl Slot for Sighting {
     fn new(id: u32, at: Secs) -> Self {
-        Sighting { id, first: at, last: at }
+        Sighting {
+            id,
+            first: at,
+            last: at,
+        }
     }
     fn id(&self) -> u32 {
         self.id
@@ -85,7 +89,10 @@ pub type RecentSet<const N: usize> = SlotSet<LastSeen, N>;
 #[serde(
     try_from = "Vec<S>",
     into = "Vec<S>",
-    bound(serialize = "S: Serialize + Clone", deserialize = "S: Deserialize<'de>")
+    bound(
+        serialize = "S: Serialize + Clone",
+        deserialize = "S: Deserialize<'de>"
+    )
 )]
 pub struct SlotSet<S: Slot, const N: usize> {
     slots: [S; N],
@@ -113,7 +120,10 @@ impl<S: Slot, const N: usize> SlotSet<S, N> {
     /// Records a sighting at `at` (which may be out of order).
     pub fn observe(&mut self, id: u32, at: Secs) {
         let at = at.max(1);
-        let known = self.slots.iter_mut().find(|slot| slot.last() != 0 && slot.id() == id);
+        let known = self
+            .slots
+            .iter_mut()
+            .find(|slot| slot.last() != 0 && slot.id() == id);
         if let Some(slot) = known {
             slot.seen_again(at);
             return;
@@ -164,7 +174,10 @@ impl<S: Slot, const N: usize> TryFrom<Vec<S>> for SlotSet<S, N> {
 
     fn try_from(sightings: Vec<S>) -> Result<Self, String> {
         if sightings.len() > N {
-            return Err(format!("{} sightings do not fit a set of {N}", sightings.len()));
+            return Err(format!(
+                "{} sightings do not fit a set of {N}",
+                sightings.len()
+            ));
         }
         let mut set = SlotSet::default();
         set.slots[..sightings.len()].copy_from_slice(&sightings);
@@ -183,7 +196,13 @@ mod tests {
         set.observe(2, 200);
         set.observe(1, 300);
         set.observe(3, 400);
-        assert_eq!(set.lookup(1), Seen::Known { first: 100, last: 300 });
+        assert_eq!(
+            set.lookup(1),
+            Seen::Known {
+                first: 100,
+                last: 300
+            }
+        );
         assert_eq!(set.lookup(2), Seen::New);
         assert_eq!(set.count_since(350), 1);
     }
@@ -193,7 +212,13 @@ mod tests {
         let mut set = SightingSet::<3>::default();
         set.observe(7, 500);
         set.observe(7, 450);
-        assert_eq!(set.lookup(7), Seen::Known { first: 450, last: 500 });
+        assert_eq!(
+            set.lookup(7),
+            Seen::Known {
+                first: 450,
+                last: 500
+            }
+        );
     }
 
     #[test]
@@ -202,7 +227,14 @@ mod tests {
         set.observe(9, 10);
         let bytes = bincode::serialize(&set).unwrap();
         assert_eq!(bincode::deserialize::<SightingSet<3>>(&bytes).unwrap(), set);
-        let too_many = vec![Sighting { id: 1, first: 1, last: 1 }; 4];
+        let too_many = vec![
+            Sighting {
+                id: 1,
+                first: 1,
+                last: 1
+            };
+            4
+        ];
         assert!(SightingSet::<3>::try_from(too_many).is_err());
     }
 }

@@ -62,7 +62,10 @@ impl StateStore {
             path: path.to_owned(),
             source,
         };
-        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
             fs::create_dir_all(parent).map_err(io_error)?;
         }
         let temporary = path.with_extension("tmp");
@@ -99,9 +102,15 @@ impl StateStore {
 
     /// Restores from the newest readable snapshot at `path` or its older
     /// copies. Ok(None) when there is none at all (a first start).
-    pub fn restore_snapshot(&self, path: &Path, keep: usize) -> Result<Option<SnapshotStats>, SnapshotError> {
+    pub fn restore_snapshot(
+        &self,
+        path: &Path,
+        keep: usize,
+    ) -> Result<Option<SnapshotStats>, SnapshotError> {
         let mut first_error = None;
-        for candidate in std::iter::once(path.to_owned()).chain((1..=keep).map(|n| numbered(path, n))) {
+        for candidate in
+            std::iter::once(path.to_owned()).chain((1..=keep).map(|n| numbered(path, n)))
+        {
             if !candidate.exists() {
                 continue;
             }
@@ -135,18 +144,29 @@ impl StateStore {
         };
         loop {
             let mut tag = [0u8; 1];
-            input.read_exact(&mut tag).map_err(|error| corrupt(error.to_string()))?;
+            input
+                .read_exact(&mut tag)
+                .map_err(|error| corrupt(error.to_string()))?;
             match tag[0] {
-                TAG_CUSTOMER => staged.customers.push(read_record(&mut input).map_err(corrupt)?),
-                TAG_DEVICE => staged.devices.push(read_record(&mut input).map_err(corrupt)?),
-                TAG_TERMINAL => staged.terminals.push(read_record(&mut input).map_err(corrupt)?),
+                TAG_CUSTOMER => staged
+                    .customers
+                    .push(read_record(&mut input).map_err(corrupt)?),
+                TAG_DEVICE => staged
+                    .devices
+                    .push(read_record(&mut input).map_err(corrupt)?),
+                TAG_TERMINAL => staged
+                    .terminals
+                    .push(read_record(&mut input).map_err(corrupt)?),
                 TAG_END => break,
                 other => return Err(corrupt(format!("unknown entry tag {other}"))),
             }
         }
         let expected = input.hasher.digest();
         let mut stored = [0u8; 8];
-        input.inner.read_exact(&mut stored).map_err(|error| corrupt(error.to_string()))?;
+        input
+            .inner
+            .read_exact(&mut stored)
+            .map_err(|error| corrupt(error.to_string()))?;
         if u64::from_le_bytes(stored) != expected {
             return Err(corrupt("checksum mismatch".into()));
         }
@@ -185,12 +205,24 @@ impl Staged {
     }
 }
 
-fn read_header(input: &mut HashingReader<impl Read>, path: &Path, windows: &[WindowSpec]) -> Result<u32, SnapshotError> {
+fn read_header(
+    input: &mut HashingReader<impl Read>,
+    path: &Path,
+    windows: &[WindowSpec],
+) -> Result<u32, SnapshotError> {
     let mut magic = [0u8; 8];
     let mut version = [0u8; 4];
-    let not_a_snapshot = || SnapshotError::NotASnapshot { path: path.to_owned() };
-    input.inner.read_exact(&mut magic).map_err(|_| not_a_snapshot())?;
-    input.inner.read_exact(&mut version).map_err(|_| not_a_snapshot())?;
+    let not_a_snapshot = || SnapshotError::NotASnapshot {
+        path: path.to_owned(),
+    };
+    input
+        .inner
+        .read_exact(&mut magic)
+        .map_err(|_| not_a_snapshot())?;
+    input
+        .inner
+        .read_exact(&mut version)
+        .map_err(|_| not_a_snapshot())?;
     if &magic != MAGIC {
         return Err(not_a_snapshot());
     }
@@ -234,7 +266,8 @@ fn write_map<V: Serialize>(out: &mut impl Write, tag: u8, map: &KeyMap<V>) -> io
 }
 
 fn write_record(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
-    bincode::serialize_into(out, value).map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
+    bincode::serialize_into(out, value)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
 }
 
 fn read_record<T: DeserializeOwned>(input: &mut impl Read) -> Result<T, String> {
@@ -335,7 +368,9 @@ mod tests {
                 country: None,
                 late: false,
             };
-            store.customer_mut(customer).observe(store.layout(), &observation);
+            store
+                .customer_mut(customer)
+                .observe(store.layout(), &observation);
         }
         store.device_mut(9).observe(1, 700_000_000);
         store.terminal_mut(4).add_transaction(700_000_000);
@@ -350,14 +385,20 @@ mod tests {
         let store = populated_store();
         store.write_snapshot(&path, 2).unwrap();
         let stats = store.write_snapshot(&path, 2).unwrap();
-        assert_eq!((stats.customers, stats.devices, stats.terminals), (50, 1, 1));
+        assert_eq!(
+            (stats.customers, stats.devices, stats.terminals),
+            (50, 1, 1)
+        );
         assert!(numbered(&path, 1).exists());
 
         let restored = StateStore::new(StateConfig::default()).unwrap();
         restored.restore_snapshot(&path, 2).unwrap().unwrap();
         assert_eq!(restored.active_customers(), 50);
         assert_eq!(restored.watermark(), 700_000_049);
-        assert_eq!(**restored.customer(7).unwrap(), **store.customer(7).unwrap());
+        assert_eq!(
+            **restored.customer(7).unwrap(),
+            **store.customer(7).unwrap()
+        );
     }
 
     #[test]
@@ -372,7 +413,14 @@ mod tests {
         bytes[middle] ^= 0xff;
         fs::write(&path, bytes).unwrap();
         let restored = StateStore::new(StateConfig::default()).unwrap();
-        assert_eq!(restored.restore_snapshot(&path, 2).unwrap().unwrap().customers, 50);
+        assert_eq!(
+            restored
+                .restore_snapshot(&path, 2)
+                .unwrap()
+                .unwrap()
+                .customers,
+            50
+        );
     }
 
     #[test]
@@ -384,7 +432,10 @@ mod tests {
         config.windows.pop();
         let other = StateStore::new(config).unwrap();
         let error = other.restore_snapshot(&path, 0).unwrap_err();
-        assert!(matches!(error, SnapshotError::WindowsChanged { .. }), "{error}");
+        assert!(
+            matches!(error, SnapshotError::WindowsChanged { .. }),
+            "{error}"
+        );
         assert!(StateStore::new(StateConfig::default())
             .unwrap()
             .restore_snapshot(&dir.path().join("none"), 2)

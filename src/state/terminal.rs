@@ -113,7 +113,13 @@ mod tests {
         assert!(terminal.add_fraud(day(10)));
         // On day 19 with a 7-day delay, the 7-day window is days 6..=12.
         let risk = terminal.risk(day(19), 7, 7);
-        assert_eq!(risk, TerminalRisk { transactions: 14, frauds: 1 });
+        assert_eq!(
+            risk,
+            TerminalRisk {
+                transactions: 14,
+                frauds: 1
+            }
+        );
         // The fraud on day 10 is inside the delay for day 16's 1-day window (day 9).
         assert_eq!(terminal.risk(day(16), 7, 1).frauds, 0);
         assert_eq!(terminal.risk(day(17), 7, 1).frauds, 1);

@@ -60,7 +60,10 @@ pub struct WindowLayout {
 impl WindowLayout {
     pub fn new(specs: &[WindowSpec]) -> Result<WindowLayout, String> {
         if specs.is_empty() || specs.len() > MAX_WINDOWS {
-            return Err(format!("between 1 and {MAX_WINDOWS} windows are supported, got {}", specs.len()));
+            return Err(format!(
+                "between 1 and {MAX_WINDOWS} windows are supported, got {}",
+                specs.len()
+            ));
         }
         let mut shapes = Vec::with_capacity(specs.len());
         let mut offset = 0;
@@ -111,7 +114,8 @@ fn shape_of(spec: &WindowSpec, offset: usize) -> Result<WindowShape, String> {
             spec.name, spec.length, spec.buckets
         ));
     }
-    let width_secs = u32::try_from(width_secs).map_err(|_| format!("window `{}` is too long", spec.name))?;
+    let width_secs =
+        u32::try_from(width_secs).map_err(|_| format!("window `{}` is too long", spec.name))?;
     Ok(WindowShape {
         name: spec.name.clone(),
         width_secs,

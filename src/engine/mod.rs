@@ -1,0 +1,281 @@
+//! The pure core: one transaction in, one decision (and maybe an alert and a
+//! case) out. No I/O and no runtime: the runtime calls it from its workers,
+//! benches and tests call it directly.
+
+mod clock;
+mod outcome;
+mod place;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use outcome::Outcome;
+pub use place::{distance_km, locate, Located};
+
+use crate::domain::{Label, Millis, Transaction};
+use crate::geo::Gazetteer;
+use crate::rules::{Novelty, Rules, RulesConfig, Signals, Travel};
+use crate::state::time::{to_millis, to_secs, Secs};
+use crate::state::{
+    keys, Amount, History, LabelEffect, Observation, RecentTransaction, Seen, StateError,
+    StateStore, TerminalRisk,
+};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct Engine {
+    state: Arc<StateStore>,
+    rules: Rules,
+    gazetteer: &'static Gazetteer,
+    clock: Arc<dyn Clock>,
+}
+
+/// What the customer's state contributed, gathered under its lock.
+struct CustomerFacts {
+    history: History,
+    late: bool,
+    countries_24h: u32,
+    merchants_24h: u32,
+}
+
+impl Engine {
+    pub fn new(
+        state: Arc<StateStore>,
+        rules: RulesConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Engine, Vec<String>> {
+        let layout = state.layout();
+        let window_names: Vec<String> = (0..layout.len())
+            .map(|window| layout.name(window).to_owned())
+            .collect();
+        Ok(Engine {
+            rules: Rules::new(rules, &window_names)?,
+            state,
+            gazetteer: Gazetteer::embedded(),
+            clock,
+        })
+    }
+
+    pub fn state(&self) -> &Arc<StateStore> {
+        &self.state
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Decides one valid transaction and folds it into state.
+    /// `ingested_at` stands in for a missing timestamp; `started` is when the
+    /// record was read, for the decision's latency.
+    pub fn decide(
+        &self,
+        transaction: &Transaction,
+        ingested_at: Millis,
+        started: Instant,
+    ) -> Outcome {
+        let event_time = transaction.timestamp.unwrap_or(ingested_at);
+        let at = to_secs(event_time);
+        let located = locate(self.gazetteer, transaction);
+        let observation = self.observation(transaction, at, &located);
+        let device_customers_24h = self.observe_device(transaction, at);
+        let terminal = self.observe_terminal(transaction, at);
+        let customer_key = keys::key(&transaction.customer_id);
+        let facts = self.observe_customer(customer_key, observation);
+        self.remember(transaction, customer_key, at);
+
+        let signals = Signals {
+            transaction,
+            transactions_seen: facts.history.transactions_seen,
+            mean_amount: facts.history.mean_amount,
+            stddev_amount: facts.history.stddev_amount,
+            windows: windows_with(&facts.history, &observation),
+            travel: self.travel(transaction, &facts.history, &located, at, event_time),
+            unknown_places: [
+                located.unknown,
+                self.unknown_previous_place(transaction, &facts.history),
+            ],
+            device: facts
+                .history
+                .device
+                .map(|seen| novelty(seen, facts.history.known_devices)),
+            device_customers_24h,
+            ip: facts
+                .history
+                .ip
+                .map(|seen| novelty(seen, facts.history.known_ips)),
+            ip_address: transaction
+                .ip_address
+                .as_deref()
+                .and_then(|ip| ip.trim().parse().ok()),
+            countries_24h: facts.countries_24h,
+            merchants_24h: facts.merchants_24h,
+            compromised_since: compromised_before(facts.history.compromised_since, at),
+            terminal,
+            late: facts.late,
+            ingestion_time: transaction.timestamp.is_none(),
+        };
+        let verdict = self.rules.judge(&signals);
+        outcome::assemble(
+            self,
+            outcome::Inputs {
+                transaction,
+                signals: &signals,
+                verdict,
+                history: &facts.history,
+                event_time,
+                started,
+            },
+        )
+    }
+
+    fn observation(&self, transaction: &Transaction, at: Secs, located: &Located) -> Observation {
+        let small_below = self.state.config().small_amount;
+        Observation {
+            at,
+            amount: transaction.amount,
+            counted: Amount::new(transaction.amount, small_below),
+            position: located.position,
+            device: transaction.device_id.as_deref().map(keys::fingerprint),
+            ip: transaction.ip_address.as_deref().map(keys::fingerprint),
+            merchant: merchant_identity(transaction).map(keys::fingerprint),
+            country: located.country.map(|code| u16::from_be_bytes(code) as u32),
+            late: false,
+        }
+    }
+
+    /// Customers on this device in 24 h, this one included.
+    fn observe_device(&self, transaction: &Transaction, at: Secs) -> u32 {
+        let Some(device) = transaction.device_id.as_deref() else {
+            return 0;
+        };
+        let mut state = self.state.device_mut(keys::key(device));
+        state.observe(keys::fingerprint(&transaction.customer_id), at);
+        state.customers_24h(at)
+    }
+
+    /// The terminal's delayed risk, read before this transaction is counted.
+    fn observe_terminal(&self, transaction: &Transaction, at: Secs) -> Option<[TerminalRisk; 3]> {
+        let terminal = transaction.terminal_id.as_deref()?;
+        let delay_days = (self.state.config().terminal_feedback_delay.as_secs() / 86_400) as u32;
+        let mut state = self.state.terminal_mut(keys::key(terminal));
+        let risks = [1, 7, 30].map(|days| state.risk(at, delay_days, days));
+        state.add_transaction(at);
+        Some(risks)
+    }
+
+    fn observe_customer(&self, customer_key: u64, mut observation: Observation) -> CustomerFacts {
+        let layout = self.state.layout();
+        let lateness = self
+            .state
+            .config()
+            .allowed_lateness
+            .as_secs()
+            .min(u32::MAX as u64) as u32;
+        let mut customer = self.state.customer_mut(customer_key);
+        let late = customer.amounts.count > 0
+            && observation.at.saturating_add(lateness) < customer.newest_event;
+        observation.late = late;
+        let history = customer.history(layout, &observation);
+        customer.observe(layout, &observation);
+        let at = observation.at;
+        CustomerFacts {
+            late,
+            countries_24h: customer.distinct_countries_24h(at),
+            merchants_24h: customer.distinct_merchants_24h(at),
+            history,
+        }
+    }
+
+    fn remember(&self, transaction: &Transaction, customer: u64, at: Secs) {
+        self.state.recent().remember(RecentTransaction {
+            transaction: keys::key(&transaction.transaction_id),
+            customer,
+            terminal: transaction.terminal_id.as_deref().map_or(0, keys::key),
+            at: at.max(1),
+        });
+        self.state.advance_watermark(at);
+    }
+
+    /// From the customer's previous place in state, or else from the
+    /// transaction's own `previous_location` and `time_since_last_transaction`.
+    fn travel(
+        &self,
+        transaction: &Transaction,
+        history: &History,
+        located: &Located,
+        at: Secs,
+        event_time: Millis,
+    ) -> Option<Travel> {
+        let here = located.position?;
+        if let Some(previous) = history.previous_place {
+            let there = (previous.latitude as f64, previous.longitude as f64);
+            let elapsed = at.saturating_sub(previous.at) as f64;
+            return Some(Travel::new(distance_km(there, here), elapsed, false));
+        }
+        let there = self
+            .gazetteer
+            .resolve(transaction.previous_location.as_deref()?)?;
+        let elapsed_millis =
+            crate::domain::parse_time_since(transaction.time_since_last_transaction.as_deref()?)?;
+        let previous_time = to_secs(event_time - elapsed_millis);
+        let elapsed = at.saturating_sub(previous_time) as f64;
+        Some(Travel::new(
+            distance_km((there.latitude, there.longitude), here),
+            elapsed,
+            true,
+        ))
+    }
+
+    /// The hint only matters when state has no previous place.
+    fn unknown_previous_place<'a>(
+        &self,
+        transaction: &'a Transaction,
+        history: &History,
+    ) -> Option<&'a str> {
+        if history.previous_place.is_some() {
+            return None;
+        }
+        let name = transaction.previous_location.as_deref()?;
+        self.gazetteer.resolve(name).is_none().then_some(name)
+    }
+
+    pub fn apply_label(&self, label: &Label) -> Result<LabelEffect, StateError> {
+        self.state.apply_label(label)
+    }
+
+    fn now(&self) -> Millis {
+        self.clock.now_millis()
+    }
+}
+
+fn merchant_identity(transaction: &Transaction) -> Option<&str> {
+    transaction
+        .merchant_id
+        .as_deref()
+        .or(transaction.merchant.as_deref())
+}
+
+fn novelty(seen: Seen, known: u32) -> Novelty {
+    Novelty {
+        new: seen == Seen::New,
+        known,
+    }
+}
+
+fn compromised_before(since: Secs, at: Secs) -> Option<Millis> {
+    (since != 0 && since <= at).then(|| to_millis(since))
+}
+
+/// The windows as they stand with this transaction counted.
+fn windows_with(
+    history: &History,
+    observation: &Observation,
+) -> [crate::state::WindowValue; crate::state::MAX_WINDOWS] {
+    let mut windows = history.windows;
+    let amount = observation.counted.cents as f64 / 100.0;
+    for window in &mut windows {
+        window.count += 1;
+        window.small += observation.counted.small as u32;
+        window.sum += amount;
+        window.max = window.max.max(amount);
+    }
+    windows
+}

@@ -1,0 +1,173 @@
+//! Turns the rules' verdict into the records the engine emits.
+
+use super::Engine;
+use crate::domain::{
+    Action, Alert, CaseLog, CustomerSummary, Decision, Millis, Reason, Severity, TimeSource,
+    Transaction, WindowSummary,
+};
+use crate::rules::{Signals, Verdict};
+use crate::state::time::to_millis;
+use crate::state::History;
+use chrono::{DateTime, Datelike};
+use std::time::Instant;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Everything one transaction produces: always a decision; an alert and a
+/// case for REVIEW and BLOCK.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub decision: Decision,
+    pub alert: Option<Alert>,
+    pub case: Option<CaseLog>,
+}
+
+pub(super) struct Inputs<'a> {
+    pub transaction: &'a Transaction,
+    pub signals: &'a Signals<'a>,
+    pub verdict: Verdict,
+    pub history: &'a History,
+    pub event_time: Millis,
+    pub started: Instant,
+}
+
+pub(super) fn assemble(engine: &Engine, inputs: Inputs) -> Outcome {
+    let decision = decision(engine, &inputs);
+    if decision.action == Action::Approve {
+        return Outcome {
+            decision,
+            alert: None,
+            case: None,
+        };
+    }
+    let alert = alert(&decision);
+    let case = case(engine, &inputs, &decision);
+    Outcome {
+        decision,
+        alert: Some(alert),
+        case: Some(case),
+    }
+}
+
+fn decision(engine: &Engine, inputs: &Inputs) -> Decision {
+    let transaction = inputs.transaction;
+    let decided_at = engine.now();
+    Decision {
+        decision_id: format!("dec-{}", transaction.transaction_id),
+        transaction_id: transaction.transaction_id.clone(),
+        customer_id: transaction.customer_id.clone(),
+        action: inputs.verdict.action,
+        risk_score: inputs.verdict.risk_score,
+        reasons: inputs.verdict.reasons.clone(),
+        amount: transaction.amount,
+        currency: transaction.currency.clone(),
+        event_time: inputs.event_time,
+        time_source: if transaction.timestamp.is_some() {
+            TimeSource::Event
+        } else {
+            TimeSource::Ingestion
+        },
+        late: inputs.signals.late,
+        decided_at,
+        latency_us: inputs.started.elapsed().as_micros().min(i64::MAX as u128) as i64,
+        rules_version: engine.rules().version().to_owned(),
+    }
+}
+
+fn severity(decision: &Decision) -> Severity {
+    match (decision.action, decision.risk_score) {
+        (Action::Block, score) if score >= 90 => Severity::Critical,
+        (Action::Block, _) => Severity::High,
+        (_, score) if score >= 60 => Severity::Medium,
+        _ => Severity::Low,
+    }
+}
+
+fn alert(decision: &Decision) -> Alert {
+    Alert {
+        alert_id: format!("alr-{}", decision.transaction_id),
+        decision_id: decision.decision_id.clone(),
+        transaction_id: decision.transaction_id.clone(),
+        customer_id: decision.customer_id.clone(),
+        action: decision.action,
+        severity: severity(decision),
+        risk_score: decision.risk_score,
+        reason_codes: decision.reason_codes(),
+        summary: summary(decision),
+        created_at: decision.decided_at,
+    }
+}
+
+/// "BLOCK, risk 100: IMPOSSIBLE_TRAVEL (7510 km ...); NEW_DEVICE (...)".
+fn summary(decision: &Decision) -> String {
+    let scored: Vec<String> = decision
+        .reasons
+        .iter()
+        .filter(|reason| reason.points != 0)
+        .map(|reason: &Reason| format!("{} ({})", reason.code.as_str(), reason.detail))
+        .collect();
+    format!(
+        "{}, risk {}: {}",
+        decision.action.as_str(),
+        decision.risk_score,
+        if scored.is_empty() {
+            "hard rule".to_owned()
+        } else {
+            scored.join("; ")
+        }
+    )
+}
+
+/// FRD-<year of the event>-<10 hex digits of the transaction id's hash>:
+/// unique per transaction and the same on every replay.
+pub fn case_id(transaction_id: &str, event_time: Millis) -> String {
+    let year = DateTime::from_timestamp_millis(event_time).map_or(0, |time| time.year());
+    format!(
+        "FRD-{year}-{:010X}",
+        xxh3_64(transaction_id.as_bytes()) >> 24
+    )
+}
+
+fn case(engine: &Engine, inputs: &Inputs, decision: &Decision) -> CaseLog {
+    CaseLog {
+        case_id: case_id(&decision.transaction_id, inputs.event_time),
+        decision_id: decision.decision_id.clone(),
+        status: "OPEN".into(),
+        opened_at: decision.decided_at,
+        action: decision.action,
+        risk_score: decision.risk_score,
+        transaction: inputs.transaction.clone(),
+        reasons: decision.reasons.clone(),
+        customer: customer_summary(engine, inputs),
+        rules_version: decision.rules_version.clone(),
+    }
+}
+
+fn customer_summary(engine: &Engine, inputs: &Inputs) -> CustomerSummary {
+    let layout = engine.state().layout();
+    let signals = inputs.signals;
+    let history = inputs.history;
+    let windows = (0..layout.len())
+        .map(|window| WindowSummary {
+            window: layout.name(window).to_owned(),
+            count: signals.windows[window].count as i64,
+            sum: signals.windows[window].sum,
+            max: signals.windows[window].max,
+        })
+        .collect();
+    let previous = history.previous_place;
+    CustomerSummary {
+        windows,
+        transactions_seen: history.transactions_seen as i64,
+        mean_amount: history.mean_amount,
+        stddev_amount: history.stddev_amount,
+        known_devices: history.known_devices as i32,
+        known_ips: history.known_ips as i32,
+        last_location_latitude: previous.map(|place| place.latitude as f64),
+        last_location_longitude: previous.map(|place| place.longitude as f64),
+        last_location_time: previous.map(|place| to_millis(place.at)),
+        distinct_merchants_24h: signals.merchants_24h as i32,
+        distinct_countries_24h: signals.countries_24h as i32,
+        device_customers_24h: signals.device_customers_24h as i32,
+        compromised: signals.compromised_since.is_some(),
+    }
+}
