@@ -45,7 +45,11 @@ impl Span {
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
-            other => return Err(format!("`{other}` in `{text}` is not a unit (ms, s, m, h, d)")),
+            other => {
+                return Err(format!(
+                    "`{other}` in `{text}` is not a unit (ms, s, m, h, d)"
+                ))
+            }
         };
         number
             .checked_mul(unit_millis)
@@ -56,7 +60,12 @@ impl Span {
 
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(u64, &str); 4] = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+        const UNITS: [(u64, &str); 4] = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ];
         for (millis, unit) in UNITS {
             if self.0 >= millis && self.0 % millis == 0 {
                 return write!(f, "{}{unit}", self.0 / millis);

@@ -24,12 +24,52 @@ pub fn parse_rfc3339_millis(text: &str) -> Result<Millis, String> {
         .map_err(|error| format!("`{text}` is not an RFC 3339 timestamp: {error}"))
 }
 
-/// Accepts an RFC 3339 string or integer epoch milliseconds in JSON.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum TextOrMillis {
-    Text(String),
-    Millis(i64),
+/// Accepts an RFC 3339 string or integer epoch milliseconds in JSON. A
+/// visitor, not an untagged enum: untagged enums buffer every value first,
+/// which costs a transaction's decode a good share of its time.
+struct TextOrMillis;
+
+impl<'de> de::Visitor<'de> for TextOrMillis {
+    type Value = Millis;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an RFC 3339 timestamp or epoch milliseconds")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Millis, E> {
+        parse_rfc3339_millis(text).map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, millis: i64) -> Result<Millis, E> {
+        Ok(millis)
+    }
+
+    fn visit_u64<E: de::Error>(self, millis: u64) -> Result<Millis, E> {
+        Millis::try_from(millis).map_err(|_| E::custom(format!("{millis} ms is out of range")))
+    }
+}
+
+/// `Option` support for the visitor above.
+struct OptionalTextOrMillis;
+
+impl<'de> de::Visitor<'de> for OptionalTextOrMillis {
+    type Value = Option<Millis>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("null, an RFC 3339 timestamp or epoch milliseconds")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Option<Millis>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Option<Millis>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<Millis>, D::Error> {
+        deserializer.deserialize_any(TextOrMillis).map(Some)
+    }
 }
 
 pub mod required {
@@ -45,10 +85,7 @@ pub mod required {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Millis, D::Error> {
         if deserializer.is_human_readable() {
-            match TextOrMillis::deserialize(deserializer)? {
-                TextOrMillis::Text(text) => parse_rfc3339_millis(&text).map_err(de::Error::custom),
-                TextOrMillis::Millis(millis) => Ok(millis),
-            }
+            deserializer.deserialize_any(TextOrMillis)
         } else {
             i64::deserialize(deserializer)
         }
@@ -75,13 +112,7 @@ pub mod optional {
         deserializer: D,
     ) -> Result<Option<Millis>, D::Error> {
         if deserializer.is_human_readable() {
-            match Option::<TextOrMillis>::deserialize(deserializer)? {
-                Some(TextOrMillis::Text(text)) => parse_rfc3339_millis(&text)
-                    .map(Some)
-                    .map_err(de::Error::custom),
-                Some(TextOrMillis::Millis(millis)) => Ok(Some(millis)),
-                None => Ok(None),
-            }
+            deserializer.deserialize_option(OptionalTextOrMillis)
         } else {
             Option::<i64>::deserialize(deserializer)
         }

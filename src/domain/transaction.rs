@@ -167,7 +167,10 @@ impl Transaction {
             ("merchant_category", self.merchant_category.as_deref()),
             ("location", self.location.as_deref()),
             ("previous_location", self.previous_location.as_deref()),
-            ("time_since_last_transaction", self.time_since_last_transaction.as_deref()),
+            (
+                "time_since_last_transaction",
+                self.time_since_last_transaction.as_deref(),
+            ),
         ];
         for (field, value) in texts {
             check_len(field, value, MAX_TEXT_LEN)?;
@@ -249,7 +252,10 @@ mod tests {
         tx.amount = 10.0;
         tx.latitude = Some(95.0);
         tx.longitude = Some(0.0);
-        assert_eq!(tx.validate(), Err(ValidationError::BadCoordinates(95.0, 0.0)));
+        assert_eq!(
+            tx.validate(),
+            Err(ValidationError::BadCoordinates(95.0, 0.0))
+        );
         tx.longitude = None;
         assert_eq!(tx.validate(), Err(ValidationError::HalfCoordinates));
     }

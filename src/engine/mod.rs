@@ -10,7 +10,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use outcome::Outcome;
 pub use place::{distance_km, locate, Located};
 
-use crate::domain::{Label, Millis, Transaction};
+use crate::domain::{Action, Label, Millis, Transaction};
 use crate::geo::Gazetteer;
 use crate::rules::{Novelty, Rules, RulesConfig, Signals, Travel};
 use crate::state::time::{to_millis, to_secs, Secs};
@@ -30,6 +30,8 @@ pub struct Engine {
 
 /// What the customer's state contributed, gathered under its lock.
 struct CustomerFacts {
+    /// With its lateness settled.
+    observation: Observation,
     history: History,
     late: bool,
     countries_24h: u32,
@@ -113,6 +115,11 @@ impl Engine {
             ingestion_time: transaction.timestamp.is_none(),
         };
         let verdict = self.rules.judge(&signals);
+        if verdict.action == Action::Approve {
+            self.state
+                .customer_mut(customer_key)
+                .learn(&facts.observation);
+        }
         outcome::assemble(
             self,
             outcome::Inputs {
@@ -156,7 +163,7 @@ impl Engine {
         let terminal = transaction.terminal_id.as_deref()?;
         let delay_days = (self.state.config().terminal_feedback_delay.as_secs() / 86_400) as u32;
         let mut state = self.state.terminal_mut(keys::key(terminal));
-        let risks = [1, 7, 30].map(|days| state.risk(at, delay_days, days));
+        let risks = state.risks(at, delay_days);
         state.add_transaction(at);
         Some(risks)
     }
@@ -174,9 +181,10 @@ impl Engine {
             && observation.at.saturating_add(lateness) < customer.newest_event;
         observation.late = late;
         let history = customer.history(layout, &observation);
-        customer.observe(layout, &observation);
+        customer.count_attempt(layout, &observation);
         let at = observation.at;
         CustomerFacts {
+            observation,
             late,
             countries_24h: customer.distinct_countries_24h(at),
             merchants_24h: customer.distinct_merchants_24h(at),

@@ -23,7 +23,7 @@ pub struct RulesConfig {
     pub high_risk_merchant: MerchantRisk,
     pub elevated_risk_merchant: MerchantRisk,
     pub many_countries: ManyCountries,
-    pub compromised_card: Simple,
+    pub compromised_card: CompromisedCard,
     pub terminal_risk: TerminalRiskRule,
 }
 
@@ -142,7 +142,7 @@ pub struct VelocityLimit {
     pub max_count: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MerchantRisk {
     pub enabled: bool,
@@ -161,6 +161,28 @@ pub struct ManyCountries {
     pub points: i32,
     pub hard_block: bool,
     pub min_countries_24h: u32,
+}
+
+/// After a confirmed fraud on the card. The customer keeps shopping, so by
+/// default only card-not-present use or a device they never used fires.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompromisedCard {
+    pub enabled: bool,
+    pub points: i32,
+    pub hard_block: bool,
+    pub only_unfamiliar: bool,
+}
+
+impl Default for CompromisedCard {
+    fn default() -> Self {
+        CompromisedCard {
+            enabled: true,
+            points: 50,
+            hard_block: false,
+            only_unfamiliar: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -219,7 +241,7 @@ impl Default for RulesConfig {
                 mccs: strings(&["5732", "5944", "5094"]),
             },
             many_countries: ManyCountries::default(),
-            compromised_card: Simple::with_points(50),
+            compromised_card: CompromisedCard::default(),
             terminal_risk: TerminalRiskRule::default(),
         }
     }
@@ -341,18 +363,6 @@ impl Default for Velocity {
             points: 20,
             hard_block: false,
             limits: vec![limit("1m", 4), limit("1h", 12), limit("24h", 40)],
-        }
-    }
-}
-
-impl Default for MerchantRisk {
-    fn default() -> Self {
-        MerchantRisk {
-            enabled: false,
-            points: 0,
-            hard_block: false,
-            categories: Vec::new(),
-            mccs: Vec::new(),
         }
     }
 }

@@ -343,7 +343,10 @@ impl Rules {
             );
         }
         let compromised = &self.config.compromised_card;
-        if let Some(since) = signals.compromised_since.filter(|_| compromised.enabled) {
+        let unfamiliar = signals.transaction.is_card_not_present()
+            || signals.device.is_some_and(|device| device.new);
+        let applies = compromised.enabled && (unfamiliar || !compromised.only_unfamiliar);
+        if let Some(since) = signals.compromised_since.filter(|_| applies) {
             fired.add(
                 (
                     ReasonCode::CompromisedCard,

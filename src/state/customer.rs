@@ -63,6 +63,7 @@ pub struct Observation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CustomerState {
     pub windows: WindowCounters,
+    /// Amounts of approved transactions: the customer's habits.
     pub amounts: AmountStats,
     /// Newest event time seen: the customer's own watermark.
     pub newest_event: Secs,
@@ -122,9 +123,25 @@ impl CustomerState {
             .copied()
     }
 
-    pub fn observe(&mut self, layout: &WindowLayout, observation: &Observation) {
+    /// Counts a transaction whatever its verdict: windows, merchants and
+    /// countries measure attempts, fraudulent ones included.
+    pub fn count_attempt(&mut self, layout: &WindowLayout, observation: &Observation) {
         let at = observation.at;
         self.windows.add(layout, at, observation.counted);
+        if let Some(merchant) = observation.merchant {
+            self.merchants.observe(merchant, at);
+        }
+        if let Some(country) = observation.country {
+            self.countries.observe(country, at);
+        }
+        self.newest_event = self.newest_event.max(at);
+    }
+
+    /// Learns from an approved transaction: its device, IP, place and amount
+    /// become part of the customer's profile. Blocked or reviewed ones never
+    /// do, so a fraudster's phone or city never turns familiar.
+    pub fn learn(&mut self, observation: &Observation) {
+        let at = observation.at;
         self.amounts.add(observation.amount);
         if let Some(device) = observation.device {
             self.devices.observe(device, at);
@@ -132,16 +149,15 @@ impl CustomerState {
         if let Some(ip) = observation.ip {
             self.ips.observe(ip, at);
         }
-        if let Some(merchant) = observation.merchant {
-            self.merchants.observe(merchant, at);
-        }
-        if let Some(country) = observation.country {
-            self.countries.observe(country, at);
-        }
         if let (Some(position), false) = (observation.position, observation.late) {
             self.remember_place(position, at);
         }
-        self.newest_event = self.newest_event.max(at);
+    }
+
+    /// Both at once, for replaying history known to be genuine.
+    pub fn observe(&mut self, layout: &WindowLayout, observation: &Observation) {
+        self.count_attempt(layout, observation);
+        self.learn(observation);
     }
 
     /// Keeps the two most recent places in event-time order.

@@ -79,6 +79,30 @@ impl TerminalState {
         risk
     }
 
+    /// The 1, 7 and 30-day delayed windows in one pass over the days.
+    pub fn risks(&self, at: Secs, delay_days: u32) -> [TerminalRisk; 3] {
+        const WINDOWS: [u32; 3] = [1, 7, 30];
+        let today = at / DAY_SECS;
+        let newest = today.saturating_sub(delay_days);
+        let mut risks = [TerminalRisk::default(); 3];
+        for age in 0..30 {
+            let Some(day) = newest.checked_sub(age) else {
+                break;
+            };
+            if day > self.newest_day || day + TERMINAL_DAYS <= self.newest_day {
+                continue;
+            }
+            let slot = (day % TERMINAL_DAYS) as usize;
+            for (risk, window) in risks.iter_mut().zip(WINDOWS) {
+                if age < window {
+                    risk.transactions += self.transactions[slot] as u32;
+                    risk.frauds += self.frauds[slot] as u32;
+                }
+            }
+        }
+        risks
+    }
+
     pub fn newest_day(&self) -> u32 {
         self.newest_day
     }
@@ -124,5 +148,13 @@ mod tests {
         assert_eq!(terminal.risk(day(16), 7, 1).frauds, 0);
         assert_eq!(terminal.risk(day(17), 7, 1).frauds, 1);
         assert!(!terminal.add_fraud(day(0) - 100 * DAY_SECS));
+        for at in [day(9), day(16), day(17), day(19), day(30), day(45)] {
+            let one_pass = terminal.risks(at, 7);
+            assert_eq!(
+                one_pass,
+                [1, 7, 30].map(|days| terminal.risk(at, 7, days)),
+                "{at}"
+            );
+        }
     }
 }

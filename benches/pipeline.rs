@@ -1,0 +1,143 @@
+//! End-to-end in-process harness: JSON bytes → decode → state → rules →
+//! encode, on one core, then the memory of 1 M active customers.
+//!
+//!     cargo bench --bench pipeline              # full run
+//!     cargo bench --bench pipeline -- --quick   # small smoke run
+//!
+//! Prints tx/s per core, p50/p99 per transaction, and RSS per customer.
+
+use fraud_detector::codecs::{Codec, CodecKind};
+use fraud_detector::domain::Transaction;
+use fraud_detector::engine::{Engine, FixedClock};
+use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
+use fraud_detector::rules::RulesConfig;
+use fraud_detector::state::{StateConfig, StateStore};
+use hdrhistogram::Histogram;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // `cargo test` runs bench targets without `--bench`: keep that a smoke run.
+    let quick = args.iter().any(|arg| arg == "--quick") || !args.iter().any(|arg| arg == "--bench");
+    let (transactions, customers) = if quick {
+        (20_000, 20_000)
+    } else {
+        (1_000_000, 1_000_000)
+    };
+    // Memory first, in a process that has allocated nothing else yet.
+    memory(customers);
+    throughput(transactions);
+}
+
+fn engine() -> Engine {
+    let state = Arc::new(
+        StateStore::new(StateConfig::default()).expect("default state settings are valid"),
+    );
+    Engine::new(
+        state,
+        RulesConfig::default(),
+        Arc::new(FixedClock(1_764_000_000_000)),
+    )
+    .expect("default rules are valid")
+}
+
+fn encoded_transactions(count: u64, customers: u32) -> Vec<Vec<u8>> {
+    let config = GeneratorConfig {
+        customers,
+        transactions: Some(count),
+        ..GeneratorConfig::default()
+    };
+    Generator::new(config)
+        .expect("valid generator settings")
+        .filter_map(|event| match event {
+            Generated::Transaction { transaction, .. } => {
+                Some(serde_json::to_vec(&transaction).expect("transactions serialize"))
+            }
+            Generated::Label(_) => None,
+        })
+        .collect()
+}
+
+fn throughput(count: u64) {
+    let lines = encoded_transactions(count, 50_000);
+    let engine = engine();
+    let codec = Codec::new(CodecKind::Json);
+    let mut latency =
+        Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
+    let mut out = Vec::with_capacity(4096);
+    let mut output_bytes = 0usize;
+    let started = Instant::now();
+    for line in &lines {
+        let begun = Instant::now();
+        let transaction: Transaction = codec.decode(line).expect("generated transactions decode");
+        let outcome = engine.decide(&transaction, 0, begun);
+        out.clear();
+        codec
+            .encode(&outcome.decision, &mut out)
+            .expect("decisions encode");
+        if let Some(alert) = &outcome.alert {
+            codec.encode(alert, &mut out).expect("alerts encode");
+        }
+        if let Some(case) = &outcome.case {
+            codec.encode(case, &mut out).expect("cases encode");
+        }
+        output_bytes += out.len();
+        latency.saturating_record(begun.elapsed().as_nanos() as u64);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "pipeline: {} transactions on one core in {seconds:.2}s = {:.0} tx/s; per transaction p50 {:.2} µs, p99 {:.2} µs, max {:.1} µs; {:.0} output bytes/tx",
+        lines.len(),
+        lines.len() as f64 / seconds,
+        latency.value_at_quantile(0.50) as f64 / 1_000.0,
+        latency.value_at_quantile(0.99) as f64 / 1_000.0,
+        latency.max() as f64 / 1_000.0,
+        output_bytes as f64 / lines.len() as f64,
+    );
+}
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// One transaction for each of `customers` distinct customers, each on its
+/// own device, through the engine; RSS before and after.
+fn memory(customers: u32) {
+    let engine = engine();
+    let base = rss_bytes();
+    let template: Transaction = serde_json::from_str(
+        r#"{"transaction_id":"T","customer_id":"C","amount":42.5,"timestamp":"2025-12-01T12:00:00Z","merchant":"Shop","merchant_category":"Groceries","location":"Paris, France","card_present":true,"device_id":"D","ip_address":"10.0.0.1","terminal_id":"TERM-1"}"#,
+    )
+    .expect("the template parses");
+    for n in 0..customers {
+        let mut tx = template.clone();
+        tx.transaction_id = format!("T{n}");
+        tx.customer_id = format!("C{n}");
+        tx.device_id = Some(format!("D{n}"));
+        engine.decide(&tx, 0, Instant::now());
+    }
+    let state = engine.state();
+    let grown = rss_bytes().saturating_sub(base);
+    println!(
+        "memory: {} active customers, {} devices; RSS {:.1} MiB in all, +{:.1} MiB for the state = {:.0} bytes per customer (state's own estimate {:.0})",
+        state.active_customers(),
+        state.active_devices(),
+        rss_bytes() as f64 / (1 << 20) as f64,
+        grown as f64 / (1 << 20) as f64,
+        grown as f64 / customers as f64,
+        state.approx_bytes() as f64 / customers as f64,
+    );
+}

@@ -1,0 +1,19 @@
+//! fraud-detector: a streaming card-fraud detector.
+//!
+//! The pure core (`domain`, `state`, `rules`, `engine`) does no I/O and can be
+//! tested and benchmarked without a runtime; `sources`, `sinks`, `codecs`,
+//! `topology` and `runtime` connect it to the outside world.
+
+pub mod codecs;
+pub mod domain;
+pub mod duration;
+pub mod engine;
+pub mod generator;
+pub mod geo;
+pub mod rules;
+pub mod runtime;
+pub mod sinks;
+pub mod sources;
+pub mod state;
+pub mod telemetry;
+pub mod topology;

@@ -1,0 +1,346 @@
+//! Runs a topology: source threads → router → worker threads (one per
+//! share of customers) → sink tasks, with bounded channels between them.
+//!
+//! CPU-bound stages (decoding, deciding, encoding) run on plain threads;
+//! tokio runs the sinks, timers and signal handling. SIGINT/SIGTERM stop the
+//! sources; everything already read is decided, written and flushed, state
+//! is snapshotted, and the run returns normally.
+
+mod router;
+mod shutdown;
+mod work;
+mod worker;
+
+pub use router::{Closed, DeadLetterOutput, Router};
+pub use shutdown::Shutdown;
+pub use work::Work;
+pub use worker::{OutputPort, Worker, WorkerError, WorkerOutputs};
+
+use crate::domain::Decision;
+use crate::engine::{Engine, SystemClock};
+use crate::sinks::{Output, RecordBatch, SinkConfig, SinkError, SinkReport};
+use crate::sources::{SourceContext, SourceError, SourceReport, TruthBook};
+use crate::state::{SnapshotConfig, SnapshotError, SnapshotStats, StateError, StateStore};
+use crate::telemetry::{Counters, CountersSnapshot};
+use crate::topology::Topology;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+/// Sees every decision as it is made (the demo's scoring, progress bars).
+pub trait Observer: Send + Sync {
+    fn on_decision(&self, decision: &Decision);
+}
+
+#[derive(Default, Clone)]
+pub struct RunOptions {
+    pub observer: Option<Arc<dyn Observer>>,
+    pub truth: Option<Arc<TruthBook>>,
+    /// Set it to stop the run as a signal would.
+    pub shutdown: Shutdown,
+    /// Listen for SIGINT and SIGTERM.
+    pub handle_signals: bool,
+    /// Shared with the caller, to watch progress.
+    pub counters: Option<Arc<Counters>>,
+}
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("state: {0}")]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Snapshot(#[from] SnapshotError),
+    #[error("rules: {}", .0.join("; "))]
+    Rules(Vec<String>),
+    #[error("source: {0}")]
+    Source(#[from] SourceError),
+    #[error("sink: {0}")]
+    Sink(#[from] SinkError),
+    #[error("worker: {0}")]
+    Worker(#[from] WorkerError),
+    #[error("a pipeline thread panicked: {0}")]
+    Panicked(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    pub counters: CountersSnapshot,
+    pub elapsed: Duration,
+    pub sources: Vec<(String, SourceReport)>,
+    pub sinks: Vec<(&'static str, SinkReport)>,
+    pub restored: Option<SnapshotStats>,
+    pub snapshot: Option<SnapshotStats>,
+}
+
+pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, RuntimeError> {
+    let started = Instant::now();
+    let counters = options.counters.clone().unwrap_or_default();
+    let state = Arc::new(StateStore::new(topology.state.clone())?);
+    let snapshot_config = topology.state.snapshot.clone();
+    let restored = match &snapshot_config {
+        Some(config) => restore(&state, config).await?,
+        None => None,
+    };
+    let engine = Arc::new(
+        Engine::new(state.clone(), topology.rules.clone(), Arc::new(SystemClock))
+            .map_err(RuntimeError::Rules)?,
+    );
+
+    let (outputs, mut sinks) = start_sinks(topology)?;
+    let (worker_inputs, workers) = start_workers(topology, &engine, &outputs, &counters, &options);
+    let dead_letters = DeadLetterOutput {
+        sender: outputs.dead_letters.sender.clone(),
+        codec: outputs.dead_letters.codec.clone(),
+    };
+    drop(outputs);
+    let context = SourceContext {
+        truth: options.truth.clone(),
+    };
+    let sources = start_sources(
+        topology,
+        &context,
+        &worker_inputs,
+        &dead_letters,
+        &counters,
+        &options.shutdown,
+    )?;
+    drop((worker_inputs, dead_letters));
+
+    let (stop_maintenance, maintenance) = start_maintenance(state.clone(), snapshot_config.clone());
+    if options.handle_signals {
+        tokio::spawn(stop_on_signal(options.shutdown.clone()));
+    }
+    let source_reports = join_threads(sources).await;
+    let worker_results = join_threads(workers).await;
+    let mut sink_reports = Vec::new();
+    while let Some(joined) = sinks.join_next().await {
+        let (output, report) = joined.map_err(|error| RuntimeError::Panicked(error.to_string()))?;
+        sink_reports.push((output.key(), report?));
+    }
+    let _ = stop_maintenance.send(true);
+    let _ = maintenance.await;
+
+    // Report the first failure, but only after everything read was drained.
+    let mut sources_done = Vec::new();
+    for (name, result) in source_reports {
+        sources_done.push((name, result??));
+    }
+    for (_, result) in worker_results {
+        result??;
+    }
+    let snapshot = match &snapshot_config {
+        Some(config) => Some(write_snapshot(state.clone(), config.clone()).await?),
+        None => None,
+    };
+    Ok(RunReport {
+        counters: counters.snapshot(),
+        elapsed: started.elapsed(),
+        sources: sources_done,
+        sinks: sink_reports,
+        restored,
+        snapshot,
+    })
+}
+
+type SinkTasks = JoinSet<(Output, Result<SinkReport, SinkError>)>;
+
+fn start_sinks(topology: &Topology) -> Result<(WorkerOutputs, SinkTasks), RuntimeError> {
+    let mut tasks = JoinSet::new();
+    let capacity = topology.engine.queue_batches;
+    let mut start = |output: Output, config: &SinkConfig| -> Result<OutputPort, RuntimeError> {
+        let sink = config.build(output)?;
+        let (sender, receiver) = mpsc::channel::<RecordBatch>(capacity);
+        tasks.spawn(async move { (output, sink.run(receiver).await) });
+        Ok(OutputPort {
+            output,
+            sender,
+            codec: config.codec(),
+        })
+    };
+    let sinks = &topology.sinks;
+    let outputs = WorkerOutputs {
+        decisions: start(Output::Decisions, &sinks.decisions)?,
+        alerts: sinks
+            .alerts
+            .as_ref()
+            .map(|config| start(Output::Alerts, config))
+            .transpose()?,
+        cases: sinks
+            .cases
+            .as_ref()
+            .map(|config| start(Output::Cases, config))
+            .transpose()?,
+        dead_letters: start(Output::DeadLetters, &sinks.dead_letters)?,
+    };
+    Ok((outputs, tasks))
+}
+
+type Threads<T> = Vec<(String, JoinHandle<T>)>;
+type WorkerInputs = Vec<mpsc::Sender<Vec<Work>>>;
+
+fn start_workers(
+    topology: &Topology,
+    engine: &Arc<Engine>,
+    outputs: &WorkerOutputs,
+    counters: &Arc<Counters>,
+    options: &RunOptions,
+) -> (WorkerInputs, Threads<Result<(), WorkerError>>) {
+    let mut inputs = Vec::new();
+    let mut threads = Vec::new();
+    for index in 0..topology.engine.workers.max(1) {
+        let (sender, receiver) = mpsc::channel(topology.engine.queue_batches);
+        let worker = Worker {
+            engine: engine.clone(),
+            outputs: outputs.clone(),
+            counters: counters.clone(),
+            observer: options.observer.clone(),
+        };
+        let name = format!("worker-{index}");
+        let handle = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || worker.run(receiver))
+            .expect("the OS refused to start a worker thread");
+        inputs.push(sender);
+        threads.push((name, handle));
+    }
+    (inputs, threads)
+}
+
+fn start_sources(
+    topology: &Topology,
+    context: &SourceContext,
+    workers: &[mpsc::Sender<Vec<Work>>],
+    dead_letters: &DeadLetterOutput,
+    counters: &Arc<Counters>,
+    shutdown: &Shutdown,
+) -> Result<Threads<Result<SourceReport, SourceError>>, RuntimeError> {
+    let mut threads = Vec::new();
+    for (name, config) in &topology.sources {
+        let source = config.build(context)?;
+        let mut router = Router::new(
+            name,
+            workers.to_vec(),
+            topology.engine.batch_size,
+            dead_letters.clone(),
+            counters.clone(),
+        );
+        let shutdown = shutdown.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("source-{name}"))
+            .spawn(move || source.run(&mut router, &shutdown))
+            .expect("the OS refused to start a source thread");
+        threads.push((name.clone(), handle));
+    }
+    Ok(threads)
+}
+
+async fn join_threads<T: Send + 'static>(
+    threads: Threads<T>,
+) -> Vec<(String, Result<T, RuntimeError>)> {
+    let mut results = Vec::new();
+    for (name, handle) in threads {
+        let joined = tokio::task::spawn_blocking(move || handle.join()).await;
+        let result = match joined {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) => Err(RuntimeError::Panicked(name.clone())),
+            Err(error) => Err(RuntimeError::Panicked(format!("{name}: {error}"))),
+        };
+        results.push((name, result));
+    }
+    results
+}
+
+async fn restore(
+    state: &Arc<StateStore>,
+    config: &SnapshotConfig,
+) -> Result<Option<SnapshotStats>, RuntimeError> {
+    let (state, config) = (state.clone(), config.clone());
+    let restored =
+        tokio::task::spawn_blocking(move || state.restore_snapshot(&config.path, config.keep))
+            .await
+            .map_err(|error| RuntimeError::Panicked(error.to_string()))??;
+    if let Some(stats) = &restored {
+        tracing::info!(
+            customers = stats.customers,
+            devices = stats.devices,
+            terminals = stats.terminals,
+            "state restored"
+        );
+    }
+    Ok(restored)
+}
+
+async fn write_snapshot(
+    state: Arc<StateStore>,
+    config: SnapshotConfig,
+) -> Result<SnapshotStats, RuntimeError> {
+    let stats =
+        tokio::task::spawn_blocking(move || state.write_snapshot(&config.path, config.keep))
+            .await
+            .map_err(|error| RuntimeError::Panicked(error.to_string()))??;
+    tracing::info!(
+        customers = stats.customers,
+        bytes = stats.bytes,
+        "state snapshot written"
+    );
+    Ok(stats)
+}
+
+/// Expires idle customers every minute and snapshots on the configured interval.
+fn start_maintenance(
+    state: Arc<StateStore>,
+    snapshot: Option<SnapshotConfig>,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let expiry_every = Duration::from_secs(60);
+        let snapshot_every = snapshot.as_ref().map(|config| config.interval.as_std());
+        let mut last_snapshot = Instant::now();
+        loop {
+            let wait = snapshot_every.unwrap_or(expiry_every).min(expiry_every);
+            tokio::select! {
+                _ = stopped.changed() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            let expired = tokio::task::block_in_place(|| state.expire_idle());
+            if expired > 0 {
+                tracing::info!(expired, "idle customers expired");
+            }
+            if let (Some(config), Some(every)) = (&snapshot, snapshot_every) {
+                if last_snapshot.elapsed() >= every {
+                    last_snapshot = Instant::now();
+                    if let Err(error) = write_snapshot(state.clone(), config.clone()).await {
+                        tracing::error!(%error, "periodic snapshot failed; the previous one is kept");
+                    }
+                }
+            }
+        }
+    });
+    (stop, task)
+}
+
+async fn stop_on_signal(shutdown: Shutdown) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT: draining"),
+        _ = terminate => tracing::info!("SIGTERM: draining"),
+    }
+    shutdown.trigger();
+}

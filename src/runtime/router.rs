@@ -1,0 +1,196 @@
+//! Sends each source's records to the worker that owns their customer.
+//!
+//! One customer always hashes to the same worker and each worker decides in
+//! arrival order, so per-customer order holds end to end. Records travel in
+//! batches to amortise channel costs; a full channel blocks the source
+//! (backpressure all the way to the reader).
+
+use super::work::Work;
+use crate::codecs::Codec;
+use crate::domain::{DeadLetter, Label, Millis, RejectKind, Transaction};
+use crate::sinks::{Record, RecordBatch};
+use crate::state::keys;
+use crate::telemetry::Counters;
+use std::sync::Arc;
+use std::time::Instant;
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Error)]
+#[error("the pipeline has shut down")]
+pub struct Closed;
+
+/// The dead-letter output as a source sees it.
+#[derive(Clone)]
+pub struct DeadLetterOutput {
+    pub sender: mpsc::Sender<RecordBatch>,
+    pub codec: Codec,
+}
+
+impl DeadLetterOutput {
+    pub fn encode(&self, letter: &DeadLetter) -> Record {
+        let mut payload = Vec::with_capacity(256);
+        if let Err(error) = self.codec.encode(letter, &mut payload) {
+            // A dead letter that cannot be encoded still must not vanish.
+            tracing::error!(%error, "dead letter encoding failed; writing it as JSON");
+            payload = serde_json::to_vec(letter).unwrap_or_default();
+        }
+        Record {
+            key: letter.source.clone(),
+            payload,
+        }
+    }
+}
+
+pub struct Router {
+    source: String,
+    workers: Vec<mpsc::Sender<Vec<Work>>>,
+    pending: Vec<Vec<Work>>,
+    batch_size: usize,
+    dead_letters: DeadLetterOutput,
+    pending_dead: RecordBatch,
+    counters: Arc<Counters>,
+}
+
+impl Router {
+    pub fn new(
+        source: &str,
+        workers: Vec<mpsc::Sender<Vec<Work>>>,
+        batch_size: usize,
+        dead_letters: DeadLetterOutput,
+        counters: Arc<Counters>,
+    ) -> Router {
+        Router {
+            source: source.to_owned(),
+            pending: workers
+                .iter()
+                .map(|_| Vec::with_capacity(batch_size))
+                .collect(),
+            workers,
+            batch_size: batch_size.max(1),
+            dead_letters,
+            pending_dead: Vec::new(),
+            counters,
+        }
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn transaction(
+        &mut self,
+        transaction: Transaction,
+        ingested_at: Millis,
+        started: Instant,
+    ) -> Result<(), Closed> {
+        Counters::incr(&self.counters.transactions_in);
+        let worker = self.worker_for(&transaction.customer_id);
+        self.route(
+            worker,
+            Work::Transaction {
+                transaction,
+                ingested_at,
+                started,
+            },
+        )
+    }
+
+    pub fn label(&mut self, label: Label) -> Result<(), Closed> {
+        Counters::incr(&self.counters.labels_in);
+        let owner = label
+            .customer_id
+            .as_deref()
+            .unwrap_or(&label.transaction_id);
+        let worker = self.worker_for(owner);
+        self.route(worker, Work::Label(label))
+    }
+
+    /// A record that could not be decoded or validated: counted as read, then dead-lettered.
+    pub fn reject(
+        &mut self,
+        carries_labels: bool,
+        position: String,
+        kind: RejectKind,
+        reason: String,
+        payload: &[u8],
+    ) -> Result<(), Closed> {
+        let letter = DeadLetter::new(&self.source, position, kind, reason, payload);
+        self.dead_letter(carries_labels, letter)
+    }
+
+    /// A record too large to read whole: `kept` is its head, `length` its full size.
+    pub fn reject_oversize(
+        &mut self,
+        carries_labels: bool,
+        position: String,
+        length: usize,
+        limit: usize,
+        kept: &[u8],
+    ) -> Result<(), Closed> {
+        let reason = format!("record of {length} bytes exceeds the {limit}-byte limit");
+        let mut letter =
+            DeadLetter::new(&self.source, position, RejectKind::Oversize, reason, kept);
+        letter.payload_len = length as i64;
+        self.dead_letter(carries_labels, letter)
+    }
+
+    fn dead_letter(&mut self, carries_labels: bool, letter: DeadLetter) -> Result<(), Closed> {
+        let input = if carries_labels {
+            &self.counters.labels_in
+        } else {
+            &self.counters.transactions_in
+        };
+        Counters::incr(input);
+        self.counters.dead_lettered(letter.kind);
+        self.pending_dead.push(self.dead_letters.encode(&letter));
+        if self.pending_dead.len() >= self.batch_size {
+            self.flush_dead_letters()?;
+        }
+        Ok(())
+    }
+
+    fn worker_for(&self, customer_id: &str) -> usize {
+        (keys::key(customer_id) % self.workers.len() as u64) as usize
+    }
+
+    fn route(&mut self, worker: usize, work: Work) -> Result<(), Closed> {
+        self.pending[worker].push(work);
+        if self.pending[worker].len() >= self.batch_size {
+            self.flush_worker(worker)?;
+        }
+        Ok(())
+    }
+
+    fn flush_worker(&mut self, worker: usize) -> Result<(), Closed> {
+        let batch = std::mem::replace(
+            &mut self.pending[worker],
+            Vec::with_capacity(self.batch_size),
+        );
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.workers[worker]
+            .blocking_send(batch)
+            .map_err(|_| Closed)
+    }
+
+    fn flush_dead_letters(&mut self) -> Result<(), Closed> {
+        if self.pending_dead.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending_dead);
+        self.dead_letters
+            .sender
+            .blocking_send(batch)
+            .map_err(|_| Closed)
+    }
+
+    /// Sends every partial batch: call when the input is idle or ends.
+    pub fn flush(&mut self) -> Result<(), Closed> {
+        for worker in 0..self.workers.len() {
+            self.flush_worker(worker)?;
+        }
+        self.flush_dead_letters()
+    }
+}

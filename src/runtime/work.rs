@@ -1,0 +1,19 @@
+//! What travels from sources to workers.
+
+use crate::domain::{Label, Millis, Transaction};
+use std::time::Instant;
+
+/// Transactions are nearly all the traffic: boxing them to shrink the rare
+/// label variant would cost an allocation per transaction.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Work {
+    Transaction {
+        transaction: Transaction,
+        /// Stands in for a missing timestamp.
+        ingested_at: Millis,
+        /// When the record was read, for the decision's latency.
+        started: Instant,
+    },
+    Label(Label),
+}

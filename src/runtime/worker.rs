@@ -1,0 +1,178 @@
+//! A worker decides the transactions of the customers it owns, in order,
+//! encodes what they produce and passes it to the sinks.
+
+use super::work::Work;
+use super::Observer;
+use crate::codecs::{Codec, Record as Encodable};
+use crate::domain::{Action, DeadLetter, Label, RejectKind};
+use crate::engine::{Engine, Outcome};
+use crate::sinks::{Output, Record, RecordBatch};
+use crate::telemetry::Counters;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Error)]
+pub enum WorkerError {
+    #[error("the {0} sink stopped before the pipeline finished")]
+    SinkGone(&'static str),
+    #[error("encoding a {output} record failed: {detail}")]
+    Encode {
+        output: &'static str,
+        detail: String,
+    },
+}
+
+/// One output's channel and codec; `None` when the topology has no sink for it.
+#[derive(Clone)]
+pub struct OutputPort {
+    pub output: Output,
+    pub sender: mpsc::Sender<RecordBatch>,
+    pub codec: Codec,
+}
+
+#[derive(Clone)]
+pub struct WorkerOutputs {
+    pub decisions: OutputPort,
+    pub alerts: Option<OutputPort>,
+    pub cases: Option<OutputPort>,
+    pub dead_letters: OutputPort,
+}
+
+#[derive(Default)]
+struct Pending {
+    decisions: RecordBatch,
+    actions: Vec<Action>,
+    alerts: RecordBatch,
+    cases: RecordBatch,
+    dead_letters: RecordBatch,
+}
+
+pub struct Worker {
+    pub engine: Arc<Engine>,
+    pub outputs: WorkerOutputs,
+    pub counters: Arc<Counters>,
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+impl Worker {
+    /// Runs until every router has hung up, then returns.
+    pub fn run(self, mut input: mpsc::Receiver<Vec<Work>>) -> Result<(), WorkerError> {
+        while let Some(batch) = input.blocking_recv() {
+            let mut pending = Pending::default();
+            for work in batch {
+                match work {
+                    Work::Transaction {
+                        transaction,
+                        ingested_at,
+                        started,
+                    } => {
+                        let outcome = self.engine.decide(&transaction, ingested_at, started);
+                        self.collect(outcome, &mut pending)?;
+                    }
+                    Work::Label(label) => self.apply_label(label, &mut pending)?,
+                }
+            }
+            self.send(pending)?;
+        }
+        Ok(())
+    }
+
+    fn collect(&self, outcome: Outcome, pending: &mut Pending) -> Result<(), WorkerError> {
+        let key = &outcome.decision.customer_id;
+        let decision_port = &self.outputs.decisions;
+        pending
+            .decisions
+            .push(encode(decision_port, key, &outcome.decision)?);
+        pending.actions.push(outcome.decision.action);
+        if outcome.decision.late {
+            Counters::incr(&self.counters.late_events);
+        }
+        if let (Some(alert), Some(port)) = (&outcome.alert, &self.outputs.alerts) {
+            pending.alerts.push(encode(port, key, alert)?);
+        }
+        if let (Some(case), Some(port)) = (&outcome.case, &self.outputs.cases) {
+            pending.cases.push(encode(port, key, case)?);
+        }
+        if let Some(observer) = &self.observer {
+            observer.on_decision(&outcome.decision);
+        }
+        Ok(())
+    }
+
+    fn apply_label(&self, label: Label, pending: &mut Pending) -> Result<(), WorkerError> {
+        match self.engine.apply_label(&label) {
+            Ok(_) => Counters::incr(&self.counters.labels_applied),
+            Err(error) => {
+                self.counters.label_unmatched();
+                let payload = serde_json::to_vec(&label).unwrap_or_default();
+                let letter = DeadLetter::new(
+                    "labels",
+                    format!("label for {}", label.transaction_id),
+                    RejectKind::Validation,
+                    error.to_string(),
+                    &payload,
+                );
+                pending.dead_letters.push(encode(
+                    &self.outputs.dead_letters,
+                    &letter.source,
+                    &letter,
+                )?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what the batch produced, then counts it: a record is counted
+    /// once it is in its sink's queue.
+    fn send(&self, pending: Pending) -> Result<(), WorkerError> {
+        let Pending {
+            decisions,
+            actions,
+            alerts,
+            cases,
+            dead_letters,
+        } = pending;
+        let (alert_count, case_count) = (alerts.len() as u64, cases.len() as u64);
+        send_batch(&self.outputs.decisions, decisions)?;
+        if let Some(port) = &self.outputs.alerts {
+            send_batch(port, alerts)?;
+        }
+        if let Some(port) = &self.outputs.cases {
+            send_batch(port, cases)?;
+        }
+        send_batch(&self.outputs.dead_letters, dead_letters)?;
+        for action in actions {
+            self.counters.decided(action);
+        }
+        self.counters
+            .alerts
+            .fetch_add(alert_count, Ordering::Relaxed);
+        self.counters.cases.fetch_add(case_count, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn send_batch(port: &OutputPort, batch: RecordBatch) -> Result<(), WorkerError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    port.sender
+        .blocking_send(batch)
+        .map_err(|_| WorkerError::SinkGone(port.output.key()))
+}
+
+fn encode<T: Encodable>(port: &OutputPort, key: &str, value: &T) -> Result<Record, WorkerError> {
+    let mut payload = Vec::with_capacity(512);
+    port.codec
+        .encode(value, &mut payload)
+        .map_err(|error| WorkerError::Encode {
+            output: port.output.key(),
+            detail: error.to_string(),
+        })?;
+    Ok(Record {
+        key: key.to_owned(),
+        payload,
+    })
+}
