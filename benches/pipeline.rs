@@ -10,8 +10,6 @@ use fraud_detector::codecs::{Codec, CodecKind};
 use fraud_detector::domain::Transaction;
 use fraud_detector::engine::{Engine, FixedClock};
 use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
-use fraud_detector::rules::RulesConfig;
-use fraud_detector::state::{StateConfig, StateStore};
 use hdrhistogram::Histogram;
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,15 +29,7 @@ fn main() {
 }
 
 fn engine() -> Engine {
-    let state = Arc::new(
-        StateStore::new(StateConfig::default()).expect("default state settings are valid"),
-    );
-    Engine::new(
-        state,
-        RulesConfig::default(),
-        Arc::new(FixedClock(1_764_000_000_000)),
-    )
-    .expect("default rules are valid")
+    Engine::with_defaults(Arc::new(FixedClock(1_764_000_000_000)))
 }
 
 fn encoded_transactions(count: u64, customers: u32) -> Vec<Vec<u8>> {

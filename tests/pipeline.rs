@@ -163,11 +163,11 @@ fn a_fraud_label_marks_the_card_compromised() {
     );
 
     let second = dir.path().join("second.jsonl");
-    // Card-present on the known phone would pass: the customer keeps shopping.
-    // Online, the compromised card must not.
-    let mut online = tx("T9", "2025-12-03T10:00:00Z", "Paris, France");
-    online["card_present"] = false.into();
-    write_lines(&second, &[online]);
+    // On the known phone it would pass: the customer keeps shopping. From a
+    // phone never seen, the compromised card must not.
+    let mut stranger = tx("T9", "2025-12-03T10:00:00Z", "Paris, France");
+    stranger["device_id"] = "burner".into();
+    write_lines(&second, &[stranger]);
     support::run(
         &support::topology(&file_topology(dir.path(), &second, None)),
         RunOptions::default(),

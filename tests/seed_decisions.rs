@@ -4,8 +4,6 @@
 
 use fraud_detector::domain::{Action, ReasonCode, Transaction};
 use fraud_detector::engine::{Engine, FixedClock, Outcome};
-use fraud_detector::rules::RulesConfig;
-use fraud_detector::state::{StateConfig, StateStore};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,8 +18,7 @@ fn seeds() -> Vec<Transaction> {
 }
 
 fn engine() -> Engine {
-    let state = Arc::new(StateStore::new(StateConfig::default()).unwrap());
-    Engine::new(state, RulesConfig::default(), Arc::new(FixedClock(NOW))).unwrap()
+    Engine::with_defaults(Arc::new(FixedClock(NOW)))
 }
 
 fn decide(engine: &Engine, transaction: &Transaction) -> Outcome {

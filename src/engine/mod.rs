@@ -56,6 +56,14 @@ impl Engine {
         })
     }
 
+    /// Default state and rules settings: for tests, benches and embedding.
+    pub fn with_defaults(clock: Arc<dyn Clock>) -> Engine {
+        let state = StateStore::new(crate::state::StateConfig::default())
+            .expect("the default state settings are valid (tested)");
+        Engine::new(Arc::new(state), RulesConfig::default(), clock)
+            .expect("the default rules are valid (tested)")
+    }
+
     pub fn state(&self) -> &Arc<StateStore> {
         &self.state
     }
@@ -245,8 +253,38 @@ impl Engine {
         self.gazetteer.resolve(name).is_none().then_some(name)
     }
 
-    pub fn apply_label(&self, label: &Label) -> Result<LabelEffect, StateError> {
-        self.state.apply_label(label)
+    /// Applies a label now if its report time has been reached in event
+    /// time; otherwise it waits and comes back from `release_due_labels`.
+    pub fn accept_label(&self, label: Label) -> Option<(Label, Result<LabelEffect, StateError>)> {
+        let label = self
+            .state
+            .pending_labels()
+            .defer_if_early(label, self.state.watermark())?;
+        let result = self.state.apply_label(&label);
+        Some((label, result))
+    }
+
+    /// Applies the waiting labels whose report time the watermark has reached.
+    pub fn release_due_labels(&self) -> Vec<(Label, Result<LabelEffect, StateError>)> {
+        let due = self.state.pending_labels().take_due(self.state.watermark());
+        self.apply_all(due)
+    }
+
+    /// Applies every waiting label: the input has ended, no later
+    /// transaction is left to protect from them.
+    pub fn release_all_labels(&self) -> Vec<(Label, Result<LabelEffect, StateError>)> {
+        let waiting = self.state.pending_labels().take_all();
+        self.apply_all(waiting)
+    }
+
+    fn apply_all(&self, labels: Vec<Label>) -> Vec<(Label, Result<LabelEffect, StateError>)> {
+        labels
+            .into_iter()
+            .map(|label| {
+                let result = self.state.apply_label(&label);
+                (label, result)
+            })
+            .collect()
     }
 
     fn now(&self) -> Millis {

@@ -227,7 +227,9 @@ impl Generator {
     }
 
     /// Moves the queue's top entry to `at`: one sift instead of a pop and a
-    /// push, on the path every purchase takes.
+    /// push, on the path every purchase takes. Invariant: called before
+    /// anything else is scheduled for this purchase, so the top is still the
+    /// customer's entry that `next` peeked.
     fn reschedule_top(&mut self, at: Millis) {
         self.sequence += 1;
         if let Some(mut top) = self.queue.peek_mut() {

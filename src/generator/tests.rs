@@ -25,6 +25,14 @@ fn transactions(events: &[Generated]) -> impl Iterator<Item = (&Transaction, Opt
     })
 }
 
+/// The pipeline runs the generator on a task of its own.
+#[test]
+fn generator_can_move_to_another_thread() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<Generator>();
+    assert_send::<Generated>();
+}
+
 #[test]
 fn same_seed_same_stream() {
     let first: Vec<Generated> = Generator::new(GeneratorConfig::default())

@@ -164,7 +164,7 @@ pub struct ManyCountries {
 }
 
 /// After a confirmed fraud on the card. The customer keeps shopping, so by
-/// default only card-not-present use or a device they never used fires.
+/// default only use from a device or IP the customer never used fires.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompromisedCard {
@@ -382,7 +382,7 @@ impl Default for TerminalRiskRule {
     fn default() -> Self {
         TerminalRiskRule {
             enabled: true,
-            points: 30,
+            points: 40,
             hard_block: false,
             window_days: 7,
             min_fraud_rate: 0.2,

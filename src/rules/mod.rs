@@ -343,8 +343,8 @@ impl Rules {
             );
         }
         let compromised = &self.config.compromised_card;
-        let unfamiliar = signals.transaction.is_card_not_present()
-            || signals.device.is_some_and(|device| device.new);
+        let unfamiliar =
+            signals.device.is_some_and(|device| device.new) || signals.ip.is_some_and(|ip| ip.new);
         let applies = compromised.enabled && (unfamiliar || !compromised.only_unfamiliar);
         if let Some(since) = signals.compromised_since.filter(|_| applies) {
             fired.add(

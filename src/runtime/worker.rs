@@ -7,6 +7,7 @@ use crate::codecs::{Codec, Record as Encodable};
 use crate::domain::{Action, DeadLetter, Label, RejectKind};
 use crate::engine::{Engine, Outcome};
 use crate::sinks::{Output, Record, RecordBatch};
+use crate::state::{LabelEffect, StateError};
 use crate::telemetry::Counters;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -71,12 +72,25 @@ impl Worker {
                         let outcome = self.engine.decide(&transaction, ingested_at, started);
                         self.collect(outcome, &mut pending)?;
                     }
-                    Work::Label(label) => self.apply_label(label, &mut pending)?,
+                    Work::Label(label) => {
+                        if let Some(applied) = self.engine.accept_label(label) {
+                            self.count_label(applied, &mut pending)?;
+                        }
+                    }
                 }
+            }
+            for released in self.engine.release_due_labels() {
+                self.count_label(released, &mut pending)?;
             }
             self.send(pending)?;
         }
-        Ok(())
+        // The first worker to finish applies the labels still waiting for a
+        // report time that no transaction reached: none may be lost.
+        let mut pending = Pending::default();
+        for released in self.engine.release_all_labels() {
+            self.count_label(released, &mut pending)?;
+        }
+        self.send(pending)
     }
 
     fn collect(&self, outcome: Outcome, pending: &mut Pending) -> Result<(), WorkerError> {
@@ -101,8 +115,12 @@ impl Worker {
         Ok(())
     }
 
-    fn apply_label(&self, label: Label, pending: &mut Pending) -> Result<(), WorkerError> {
-        match self.engine.apply_label(&label) {
+    fn count_label(
+        &self,
+        (label, result): (Label, Result<LabelEffect, StateError>),
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        match result {
             Ok(_) => Counters::incr(&self.counters.labels_applied),
             Err(error) => {
                 self.counters.label_unmatched();

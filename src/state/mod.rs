@@ -7,6 +7,7 @@
 mod customer;
 mod device;
 pub mod keys;
+mod pending;
 mod recent;
 mod sets;
 mod snapshot;
@@ -16,6 +17,7 @@ pub mod window;
 
 pub use customer::{AmountStats, CustomerState, History, Observation, Whereabouts};
 pub use device::DeviceState;
+pub use pending::PendingLabels;
 pub use recent::{RecentTransaction, RecentTransactions};
 pub use sets::{Seen, Sighting};
 pub use snapshot::{SnapshotError, SnapshotStats, SNAPSHOT_VERSION};
@@ -154,6 +156,7 @@ pub struct StateStore {
     devices: KeyMap<DeviceState>,
     terminals: KeyMap<TerminalState>,
     recent: RecentTransactions,
+    pending_labels: PendingLabels,
     /// The newest event time seen by any customer: the clock for expiry.
     watermark: AtomicU32,
 }
@@ -163,6 +166,7 @@ impl StateStore {
         let layout = WindowLayout::new(&config.windows).map_err(StateError::Config)?;
         Ok(StateStore {
             recent: RecentTransactions::with_capacity(config.recent_transactions),
+            pending_labels: PendingLabels::default(),
             layout,
             config,
             customers: KeyMap::default(),
@@ -210,6 +214,10 @@ impl StateStore {
         &self.recent
     }
 
+    pub fn pending_labels(&self) -> &PendingLabels {
+        &self.pending_labels
+    }
+
     pub fn advance_watermark(&self, at: Secs) {
         self.watermark.fetch_max(at, Ordering::Relaxed);
     }
@@ -230,8 +238,8 @@ impl StateStore {
         self.terminals.len()
     }
 
-    /// Applies fraud feedback: the card is compromised from the fraudulent
-    /// transaction on, and the terminal's fraud count for that day grows.
+    /// Applies fraud feedback: the card is compromised from the report on,
+    /// and the terminal's fraud count for the transaction's day grows.
     pub fn apply_label(&self, label: &Label) -> Result<LabelEffect, StateError> {
         let mut effect = LabelEffect {
             customer_marked: false,
@@ -241,7 +249,10 @@ impl StateStore {
             return Ok(effect);
         }
         let (customer, terminal, at) = self.locate(label)?;
-        self.customer_mut(customer).mark_compromised(at);
+        // Known from the report on: decisions between the fraud and its
+        // report could not have known it.
+        self.customer_mut(customer)
+            .mark_compromised(time::to_secs(label.reported_at).max(at));
         effect.customer_marked = true;
         if let Some(terminal) = terminal {
             effect.terminal_counted = self.terminal_mut(terminal).add_fraud(at);
@@ -327,9 +338,11 @@ mod tests {
         });
         let effect = store.apply_label(&label("T1", None)).unwrap();
         assert!(effect.customer_marked && effect.terminal_counted);
+        // Compromised from the report on, not from the fraud itself.
+        let reported = time::to_secs(1_700_000_000_000);
         assert_eq!(
             store.customer(keys::key("C1")).unwrap().compromised_since,
-            5 * 86_400
+            reported
         );
         assert_eq!(
             store.apply_label(&label("T2", None)),
