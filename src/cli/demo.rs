@@ -25,6 +25,10 @@ pub struct DemoArgs {
     seed: Option<u64>,
     #[arg(long)]
     workers: Option<usize>,
+    /// Transactions per second (default: as fast as the pipeline goes, where
+    /// latency is mostly time spent queued behind the batches ahead).
+    #[arg(long)]
+    rate: Option<f64>,
     /// Where decisions, alerts, cases and dead letters are written.
     #[arg(long, default_value = "out")]
     out: PathBuf,
@@ -91,6 +95,11 @@ fn demo_topology(args: &DemoArgs) -> anyhow::Result<Topology> {
     let mut topology = Topology::parse_with(&text, Path::new(&file), lookup)?;
     if let Some(workers) = args.workers {
         topology.engine.workers = workers;
+    }
+    if let (Some(rate), Some(SourceConfig::Generator(generator))) =
+        (args.rate, topology.sources.values_mut().next())
+    {
+        generator.rate = Some(rate);
     }
     Ok(topology)
 }

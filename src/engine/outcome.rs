@@ -30,8 +30,9 @@ pub(super) struct Inputs<'a> {
     pub started: Instant,
 }
 
-pub(super) fn assemble(engine: &Engine, inputs: Inputs) -> Outcome {
-    let decision = decision(engine, &inputs);
+pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
+    let reasons = std::mem::take(&mut inputs.verdict.reasons);
+    let decision = decision(engine, &inputs, reasons);
     if decision.action == Action::Approve {
         return Outcome {
             decision,
@@ -48,7 +49,7 @@ pub(super) fn assemble(engine: &Engine, inputs: Inputs) -> Outcome {
     }
 }
 
-fn decision(engine: &Engine, inputs: &Inputs) -> Decision {
+fn decision(engine: &Engine, inputs: &Inputs, reasons: Vec<Reason>) -> Decision {
     let transaction = inputs.transaction;
     let decided_at = engine.now();
     Decision {
@@ -57,7 +58,7 @@ fn decision(engine: &Engine, inputs: &Inputs) -> Decision {
         customer_id: transaction.customer_id.clone(),
         action: inputs.verdict.action,
         risk_score: inputs.verdict.risk_score,
-        reasons: inputs.verdict.reasons.clone(),
+        reasons,
         amount: transaction.amount,
         currency: transaction.currency.clone(),
         event_time: inputs.event_time,

@@ -421,6 +421,15 @@ impl RulesConfig {
         if ![1, 7, 30].contains(&self.terminal_risk.window_days) {
             problems.push("terminal_risk.window_days: must be 1, 7 or 30".into());
         }
+        let farm = self.shared_device.min_customers_24h;
+        if self.shared_device.enabled
+            && !(2..=crate::state::DEVICE_CUSTOMERS_TRACKED).contains(&farm)
+        {
+            problems.push(format!(
+                "shared_device.min_customers_24h: {farm} is outside 2..={} (devices track that many customers)",
+                crate::state::DEVICE_CUSTOMERS_TRACKED
+            ));
+        }
         let travel = &self.impossible_travel;
         if !(travel.max_speed_kmh > 0.0 && travel.min_distance_km >= 0.0) {
             problems.push(

@@ -83,6 +83,11 @@ impl Rules {
         &self.config
     }
 
+    /// Whether any rule looks at the parsed IP address.
+    pub fn checks_ip_addresses(&self) -> bool {
+        self.config.ip_denylist.enabled && !self.config.ip_denylist.networks.is_empty()
+    }
+
     pub fn version(&self) -> &str {
         &self.config.version
     }

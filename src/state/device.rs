@@ -6,10 +6,13 @@ use serde::{Deserialize, Serialize};
 
 const DAY_SECS: Secs = 86_400;
 
+/// The most customers a device can show in 24 h.
+pub const DEVICE_CUSTOMERS_TRACKED: u32 = 4;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceState {
-    /// Up to 8 customers; a farm shows as a full set.
-    customers: RecentSet<8>,
+    /// Up to 4 customers: enough to see a farm (the rule's default is 3).
+    customers: RecentSet<4>,
 }
 
 impl DeviceState {

@@ -16,7 +16,7 @@ pub mod time;
 pub mod window;
 
 pub use customer::{AmountStats, CustomerState, History, Observation, Whereabouts};
-pub use device::DeviceState;
+pub use device::{DeviceState, DEVICE_CUSTOMERS_TRACKED};
 pub use pending::PendingLabels;
 pub use recent::{RecentTransaction, RecentTransactions};
 pub use sets::{Seen, Sighting};

@@ -81,26 +81,28 @@ impl TerminalState {
 
     /// The 1, 7 and 30-day delayed windows in one pass over the days.
     pub fn risks(&self, at: Secs, delay_days: u32) -> [TerminalRisk; 3] {
-        const WINDOWS: [u32; 3] = [1, 7, 30];
-        let today = at / DAY_SECS;
-        let newest = today.saturating_sub(delay_days);
+        let newest = (at / DAY_SECS).saturating_sub(delay_days);
+        let mut running = TerminalRisk::default();
         let mut risks = [TerminalRisk::default(); 3];
-        for age in 0..30 {
-            let Some(day) = newest.checked_sub(age) else {
-                break;
-            };
-            if day > self.newest_day || day + TERMINAL_DAYS <= self.newest_day {
-                continue;
+        for age in 0..30u32 {
+            if let Some(slot) = newest.checked_sub(age).and_then(|day| self.held_slot(day)) {
+                running.transactions += self.transactions[slot] as u32;
+                running.frauds += self.frauds[slot] as u32;
             }
-            let slot = (day % TERMINAL_DAYS) as usize;
-            for (risk, window) in risks.iter_mut().zip(WINDOWS) {
-                if age < window {
-                    risk.transactions += self.transactions[slot] as u32;
-                    risk.frauds += self.frauds[slot] as u32;
-                }
+            match age {
+                0 => risks[0] = running,
+                6 => risks[1] = running,
+                29 => risks[2] = running,
+                _ => {}
             }
         }
         risks
+    }
+
+    /// The slot of `day` if the ring still holds it.
+    fn held_slot(&self, day: u32) -> Option<usize> {
+        let held = day <= self.newest_day && day + TERMINAL_DAYS > self.newest_day;
+        held.then_some((day % TERMINAL_DAYS) as usize)
     }
 
     pub fn newest_day(&self) -> u32 {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// At most this many windows per customer.
 pub const MAX_WINDOWS: usize = 5;
 /// At most this many buckets across all windows (12 bytes each).
-pub const MAX_BUCKETS: usize = 20;
+pub const MAX_BUCKETS: usize = 16;
 
 /// One window as written in the topology.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,11 +35,13 @@ pub fn default_windows() -> Vec<WindowSpec> {
         buckets,
     };
     vec![
-        spec("1m", Span::minutes(1), 4),
+        // 16 buckets in all: 1m by 30 s, 1h by 15 min, 24h by 6 h, 7d by
+        // 56 h, 30d by 10 d. Finer costs 12 bytes a bucket per customer.
+        spec("1m", Span::minutes(1), 2),
         spec("1h", Span::hours(1), 4),
         spec("24h", Span::hours(24), 4),
-        spec("7d", Span::days(7), 4),
-        spec("30d", Span::days(30), 4),
+        spec("7d", Span::days(7), 3),
+        spec("30d", Span::days(30), 3),
     ]
 }
 
@@ -260,7 +262,8 @@ mod tests {
         let mut specs = default_windows();
         specs[4].buckets = 30;
         assert!(WindowLayout::new(&specs).is_err());
-        specs[4].buckets = 7;
+        specs[4].buckets = 4;
+        specs[1].buckets = 7;
         assert!(WindowLayout::new(&specs).unwrap_err().contains("whole"));
     }
 

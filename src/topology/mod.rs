@@ -63,7 +63,7 @@ impl Default for EngineConfig {
         EngineConfig {
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             batch_size: 256,
-            queue_batches: 16,
+            queue_batches: 4,
         }
     }
 }
