@@ -8,6 +8,11 @@ use fraud_detector::codecs::{Codec, CodecKind};
 use fraud_detector::domain::{Decision, Transaction};
 use fraud_detector::engine::{Engine, FixedClock};
 use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
+use fraud_detector::rules::{Novelty, Rules, RulesConfig, Signals, Travel};
+use fraud_detector::state::{
+    Amount, CustomerState, Observation, StateConfig, TerminalRisk, WindowLayout, WindowValue,
+    MAX_WINDOWS,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -107,6 +112,93 @@ fn bench_encode(c: &mut Criterion) {
     group.finish();
 }
 
+fn signals_for(transaction: &Transaction, risky: bool) -> Signals<'_> {
+    let window = WindowValue {
+        count: if risky { 9 } else { 2 },
+        small: 0,
+        sum: 180.0,
+        max: 95.0,
+    };
+    let novelty = Novelty {
+        new: risky,
+        known: 2,
+    };
+    Signals {
+        transaction,
+        transactions_seen: 40,
+        mean_amount: 80.0,
+        stddev_amount: 25.0,
+        windows: [window; MAX_WINDOWS],
+        travel: Some(Travel::new(
+            if risky { 7_531.0 } else { 3.0 },
+            1_800.0,
+            false,
+        )),
+        unknown_places: [None, None],
+        device: Some(novelty),
+        device_customers_24h: 1,
+        ip: Some(novelty),
+        ip_address: None,
+        countries_24h: 1,
+        merchants_24h: 2,
+        compromised_since: None,
+        terminal: Some([TerminalRisk::default(); 3]),
+        late: false,
+        ingestion_time: false,
+    }
+}
+
+fn bench_rules(c: &mut Criterion) {
+    let names: Vec<String> = ["1m", "1h", "24h", "7d", "30d"].map(String::from).to_vec();
+    let rules = Rules::new(RulesConfig::default(), &names).expect("default rules are valid");
+    let transactions = transactions(2);
+    let mut risky = transactions[0].clone();
+    risky.amount = 4_500.0;
+    risky.merchant_category = Some("Cryptocurrency".into());
+    let quiet = signals_for(&transactions[1], false);
+    let alarming = signals_for(&risky, true);
+    let mut group = c.benchmark_group("rules");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("judge_quiet", |b| {
+        b.iter(|| rules.judge(criterion::black_box(&quiet)))
+    });
+    group.bench_function("judge_seven_reasons", |b| {
+        b.iter(|| rules.judge(criterion::black_box(&alarming)))
+    });
+    group.finish();
+}
+
+fn bench_state(c: &mut Criterion) {
+    let layout =
+        WindowLayout::new(&StateConfig::default().windows).expect("default windows are valid");
+    let observations: Vec<Observation> = (0..SAMPLE as u32)
+        .map(|n| Observation {
+            at: 800_000_000 + n * 97,
+            amount: 20.0 + (n % 50) as f64,
+            counted: Amount::new(20.0 + (n % 50) as f64, 5.0),
+            position: Some((48.85, 2.35)),
+            device: Some(n % 3),
+            ip: Some(n % 4),
+            merchant: Some(n % 7),
+            country: Some(1),
+            late: false,
+        })
+        .collect();
+    let mut group = c.benchmark_group("state");
+    group.throughput(Throughput::Elements(SAMPLE as u64));
+    group.bench_function("customer_history_and_update", |b| {
+        b.iter(|| {
+            let mut customer = CustomerState::default();
+            for observation in &observations {
+                criterion::black_box(customer.history(&layout, observation));
+                customer.observe(&layout, observation);
+            }
+            customer
+        })
+    });
+    group.finish();
+}
+
 fn bench_geo(c: &mut Criterion) {
     let gazetteer = fraud_detector::geo::Gazetteer::embedded();
     let mut group = c.benchmark_group("geo");
@@ -136,6 +228,6 @@ fn bench_geo(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench_decode, bench_decide, bench_encode, bench_geo
+    targets = bench_decode, bench_state, bench_rules, bench_decide, bench_encode, bench_geo
 }
 criterion_main!(benches);

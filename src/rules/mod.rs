@@ -8,7 +8,7 @@ pub use config::RulesConfig;
 pub use signals::{Novelty, Signals, Travel};
 
 use crate::domain::{Action, Reason, ReasonCode};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Rules compiled against the state's window layout.
 #[derive(Debug, Clone)]
@@ -20,10 +20,12 @@ pub struct Rules {
     elevated_risk: CategorySet,
 }
 
+/// A handful of names: a scan with ASCII case folding beats hashing a
+/// lower-cased copy on every transaction.
 #[derive(Debug, Clone, Default)]
 struct CategorySet {
-    categories: HashSet<String>,
-    mccs: HashSet<String>,
+    categories: Vec<String>,
+    mccs: Vec<String>,
 }
 
 impl CategorySet {
@@ -32,17 +34,25 @@ impl CategorySet {
             categories: rule
                 .categories
                 .iter()
-                .map(|name| name.to_lowercase())
+                .map(|name| name.trim().to_owned())
                 .collect(),
-            mccs: rule.mccs.iter().cloned().collect(),
+            mccs: rule
+                .mccs
+                .iter()
+                .map(|code| code.trim().to_owned())
+                .collect(),
         }
     }
 
     /// The matching category or MCC, if any.
     fn matches<'a>(&self, category: Option<&'a str>, mcc: Option<&'a str>) -> Option<&'a str> {
-        let by_category =
-            category.filter(|name| self.categories.contains(&name.trim().to_lowercase()));
-        by_category.or(mcc.filter(|code| self.mccs.contains(code.trim())))
+        let by_category = category.filter(|name| {
+            let name = name.trim();
+            self.categories
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(name))
+        });
+        by_category.or(mcc.filter(|code| self.mccs.iter().any(|known| known == code.trim())))
     }
 }
 

@@ -63,6 +63,8 @@ pub enum RuntimeError {
     Worker(#[from] WorkerError),
     #[error("a pipeline thread panicked: {0}")]
     Panicked(String),
+    #[error("cannot start thread {0}: {1}")]
+    Spawn(String, String),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,7 +92,7 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     );
 
     let (outputs, mut sinks) = start_sinks(topology)?;
-    let (worker_inputs, workers) = start_workers(topology, &engine, &outputs, &counters, &options);
+    let (worker_inputs, workers) = start_workers(topology, &engine, &outputs, &counters, &options)?;
     let dead_letters = DeadLetterOutput {
         sender: outputs.dead_letters.sender.clone(),
         codec: outputs.dead_letters.codec.clone(),
@@ -187,7 +189,7 @@ fn start_workers(
     outputs: &WorkerOutputs,
     counters: &Arc<Counters>,
     options: &RunOptions,
-) -> (WorkerInputs, Threads<Result<(), WorkerError>>) {
+) -> Result<(WorkerInputs, Threads<Result<(), WorkerError>>), RuntimeError> {
     let mut inputs = Vec::new();
     let mut threads = Vec::new();
     for index in 0..topology.engine.workers.max(1) {
@@ -202,11 +204,11 @@ fn start_workers(
         let handle = std::thread::Builder::new()
             .name(name.clone())
             .spawn(move || worker.run(receiver))
-            .expect("the OS refused to start a worker thread");
+            .map_err(|error| RuntimeError::Spawn(name.clone(), error.to_string()))?;
         inputs.push(sender);
         threads.push((name, handle));
     }
-    (inputs, threads)
+    Ok((inputs, threads))
 }
 
 fn start_sources(
@@ -231,7 +233,7 @@ fn start_sources(
         let handle = std::thread::Builder::new()
             .name(format!("source-{name}"))
             .spawn(move || source.run(&mut router, &shutdown))
-            .expect("the OS refused to start a source thread");
+            .map_err(|error| RuntimeError::Spawn(name.clone(), error.to_string()))?;
         threads.push((name.clone(), handle));
     }
     Ok(threads)

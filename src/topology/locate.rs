@@ -10,7 +10,10 @@ pub fn line_of(text: &str, key_path: &str) -> Option<usize> {
         .split('.')
         .filter(|segment| !segment.is_empty() && !segment.starts_with('['))
     {
-        let (line, indent) = find_key(text, segment, search_from, parent_indent)?;
+        // A key not written out (a default) is reported at its parent's line.
+        let Some((line, indent)) = find_key(text, segment, search_from, parent_indent) else {
+            break;
+        };
         found = Some(line + 1);
         search_from = line + 1;
         parent_indent = Some(indent);
@@ -35,7 +38,10 @@ fn find_key(
         if parent_indent.is_some_and(|parent| indent <= parent) {
             return None;
         }
-        let key = trimmed.trim_start_matches("- ");
+        let key = trimmed
+            .trim_start_matches("- ")
+            .trim_start_matches('{')
+            .trim_start();
         if key
             .strip_prefix(segment)
             .is_some_and(|rest| rest.starts_with(':'))
@@ -55,6 +61,9 @@ mod tests {
         let text = "rules:\n  velocity:\n    points: 3\nstate:\n  windows: []\n  velocity: 2\n";
         assert_eq!(line_of(text, "rules.velocity.points"), Some(3));
         assert_eq!(line_of(text, "state.velocity"), Some(6));
-        assert_eq!(line_of(text, "state.points"), None);
+        assert_eq!(line_of(text, "state.points"), Some(4), "the parent's line");
+        assert_eq!(line_of(text, "nowhere.points"), None);
+        let flow = "rules:\n  velocity:\n    limits:\n      - {window: 2h, max_count: 3}\n";
+        assert_eq!(line_of(flow, "rules.velocity.limits.window"), Some(4));
     }
 }
