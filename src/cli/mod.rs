@@ -31,6 +31,9 @@ pub enum Command {
     Run {
         #[arg(long, short)]
         topology: PathBuf,
+        /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9100).
+        #[arg(long, env = "FD_HTTP")]
+        http: Option<std::net::SocketAddr>,
     },
     /// Generator → full pipeline → a summary with precision and recall per injected scenario.
     Demo(demo::DemoArgs),
@@ -64,7 +67,7 @@ pub fn init_logging(json: bool) {
 
 pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { topology } => run::run(&topology),
+        Command::Run { topology, http } => run::run(&topology, http),
         Command::Demo(args) => demo::demo(args),
         Command::Score(args) => score::score(args),
         Command::Generate(args) => generate::generate(args),

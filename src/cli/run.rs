@@ -6,10 +6,11 @@ use fraud_detector::topology::Topology;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
+pub fn run(path: &Path, http: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
     let topology = Topology::load(path)?;
     let options = RunOptions {
         handle_signals: true,
+        http,
         ..RunOptions::default()
     };
     let report = super::runtime()?

@@ -21,7 +21,7 @@ use crate::engine::{Engine, SystemClock};
 use crate::sinks::{Output, RecordBatch, SinkConfig, SinkError, SinkReport};
 use crate::sources::{SourceContext, SourceError, SourceReport, TruthBook};
 use crate::state::{SnapshotConfig, SnapshotError, SnapshotStats, StateError, StateStore};
-use crate::telemetry::{Counters, CountersSnapshot};
+use crate::telemetry::{self, Counters, CountersSnapshot, Telemetry};
 use crate::topology::Topology;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -45,6 +45,10 @@ pub struct RunOptions {
     pub handle_signals: bool,
     /// Shared with the caller, to watch progress.
     pub counters: Option<Arc<Counters>>,
+    /// Serve /healthz, /readyz and /metrics here.
+    pub http: Option<std::net::SocketAddr>,
+    /// Shared with the caller (tests read the bound address through it).
+    pub telemetry: Option<Arc<Telemetry>>,
 }
 
 #[derive(Debug, Error)]
@@ -61,6 +65,8 @@ pub enum RuntimeError {
     Sink(#[from] SinkError),
     #[error("worker: {0}")]
     Worker(#[from] WorkerError),
+    #[error("{0}")]
+    Http(#[from] crate::telemetry::HttpError),
     #[error("a pipeline thread panicked: {0}")]
     Panicked(String),
     #[error("cannot start thread {0}: {1}")]
@@ -79,8 +85,17 @@ pub struct RunReport {
 
 pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, RuntimeError> {
     let started = Instant::now();
-    let counters = options.counters.clone().unwrap_or_default();
+    let telemetry = options.telemetry.clone().unwrap_or_else(|| {
+        Arc::new(Telemetry::with_counters(
+            options.counters.clone().unwrap_or_default(),
+        ))
+    });
+    let counters = telemetry.counters.clone();
     let state = Arc::new(StateStore::new(topology.state.clone())?);
+    telemetry.attach_state(state.clone());
+    if let Some(address) = options.http {
+        telemetry::serve(address, telemetry.clone()).await?;
+    }
     let snapshot_config = topology.state.snapshot.clone();
     let restored = match &snapshot_config {
         Some(config) => restore(&state, config).await?,
@@ -92,7 +107,8 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     );
 
     let (outputs, mut sinks) = start_sinks(topology)?;
-    let (worker_inputs, workers) = start_workers(topology, &engine, &outputs, &counters, &options)?;
+    let (worker_inputs, workers) =
+        start_workers(topology, &engine, &outputs, &telemetry, &options)?;
     let dead_letters = DeadLetterOutput {
         sender: outputs.dead_letters.sender.clone(),
         codec: outputs.dead_letters.codec.clone(),
@@ -113,9 +129,11 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
 
     let (stop_maintenance, maintenance) = start_maintenance(state.clone(), snapshot_config.clone());
     if options.handle_signals {
-        tokio::spawn(stop_on_signal(options.shutdown.clone()));
+        tokio::spawn(stop_on_signal(options.shutdown.clone(), telemetry.clone()));
     }
+    telemetry.set_ready(true);
     let source_reports = join_threads(sources).await;
+    telemetry.set_ready(false);
     let worker_results = join_threads(workers).await;
     let mut sink_reports = Vec::new();
     while let Some(joined) = sinks.join_next().await {
@@ -187,7 +205,7 @@ fn start_workers(
     topology: &Topology,
     engine: &Arc<Engine>,
     outputs: &WorkerOutputs,
-    counters: &Arc<Counters>,
+    telemetry: &Arc<Telemetry>,
     options: &RunOptions,
 ) -> Result<(WorkerInputs, Threads<Result<(), WorkerError>>), RuntimeError> {
     let mut inputs = Vec::new();
@@ -197,7 +215,7 @@ fn start_workers(
         let worker = Worker {
             engine: engine.clone(),
             outputs: outputs.clone(),
-            counters: counters.clone(),
+            telemetry: telemetry.clone(),
             observer: options.observer.clone(),
         };
         let name = format!("worker-{index}");
@@ -324,7 +342,7 @@ fn start_maintenance(
     (stop, task)
 }
 
-async fn stop_on_signal(shutdown: Shutdown) {
+async fn stop_on_signal(shutdown: Shutdown, telemetry: Arc<Telemetry>) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
@@ -344,5 +362,6 @@ async fn stop_on_signal(shutdown: Shutdown) {
         _ = interrupt => tracing::info!("SIGINT: draining"),
         _ = terminate => tracing::info!("SIGTERM: draining"),
     }
+    telemetry.set_ready(false);
     shutdown.trigger();
 }

@@ -50,6 +50,7 @@ pub struct Router {
     dead_letters: DeadLetterOutput,
     pending_dead: RecordBatch,
     counters: Arc<Counters>,
+    read_here: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Router {
@@ -70,6 +71,7 @@ impl Router {
             batch_size: batch_size.max(1),
             dead_letters,
             pending_dead: Vec::new(),
+            read_here: counters.source_counter(source),
             counters,
         }
     }
@@ -85,6 +87,7 @@ impl Router {
         started: Instant,
     ) -> Result<(), Closed> {
         Counters::incr(&self.counters.transactions_in);
+        Counters::incr(&self.read_here);
         let worker = self.worker_for(&transaction.customer_id);
         self.route(
             worker,
@@ -136,12 +139,12 @@ impl Router {
     }
 
     fn dead_letter(&mut self, carries_labels: bool, letter: DeadLetter) -> Result<(), Closed> {
-        let input = if carries_labels {
-            &self.counters.labels_in
+        if carries_labels {
+            Counters::incr(&self.counters.labels_in);
         } else {
-            &self.counters.transactions_in
-        };
-        Counters::incr(input);
+            Counters::incr(&self.counters.transactions_in);
+            Counters::incr(&self.read_here);
+        }
         self.counters.dead_lettered(letter.kind);
         self.pending_dead.push(self.dead_letters.encode(&letter));
         if self.pending_dead.len() >= self.batch_size {

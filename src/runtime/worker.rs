@@ -8,7 +8,7 @@ use crate::domain::{Action, DeadLetter, Label, RejectKind};
 use crate::engine::{Engine, Outcome};
 use crate::sinks::{Output, Record, RecordBatch};
 use crate::state::{LabelEffect, StateError};
-use crate::telemetry::Counters;
+use crate::telemetry::{Counters, Telemetry};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use thiserror::Error;
@@ -53,7 +53,7 @@ struct Pending {
 pub struct Worker {
     pub engine: Arc<Engine>,
     pub outputs: WorkerOutputs,
-    pub counters: Arc<Counters>,
+    pub telemetry: Arc<Telemetry>,
     pub observer: Option<Arc<dyn Observer>>,
 }
 
@@ -100,8 +100,11 @@ impl Worker {
             .decisions
             .push(encode(decision_port, key, &outcome.decision)?);
         pending.actions.push(outcome.decision.action);
+        self.telemetry
+            .decision_latency
+            .record_us(outcome.decision.latency_us.max(0) as u64);
         if outcome.decision.late {
-            Counters::incr(&self.counters.late_events);
+            Counters::incr(&self.telemetry.counters.late_events);
         }
         if let (Some(alert), Some(port)) = (&outcome.alert, &self.outputs.alerts) {
             pending.alerts.push(encode(port, key, alert)?);
@@ -121,9 +124,9 @@ impl Worker {
         pending: &mut Pending,
     ) -> Result<(), WorkerError> {
         match result {
-            Ok(_) => Counters::incr(&self.counters.labels_applied),
+            Ok(_) => Counters::incr(&self.telemetry.counters.labels_applied),
             Err(error) => {
-                self.counters.label_unmatched();
+                self.telemetry.counters.label_unmatched();
                 let payload = serde_json::to_vec(&label).unwrap_or_default();
                 let letter = DeadLetter::new(
                     "labels",
@@ -162,12 +165,16 @@ impl Worker {
         }
         send_batch(&self.outputs.dead_letters, dead_letters)?;
         for action in actions {
-            self.counters.decided(action);
+            self.telemetry.counters.decided(action);
         }
-        self.counters
+        self.telemetry
+            .counters
             .alerts
             .fetch_add(alert_count, Ordering::Relaxed);
-        self.counters.cases.fetch_add(case_count, Ordering::Relaxed);
+        self.telemetry
+            .counters
+            .cases
+            .fetch_add(case_count, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -1,108 +1,55 @@
-//! Counters every stage updates, one place for their names. Labels are
-//! bounded (actions, reject kinds), never a customer or transaction id.
+//! What the detector tells its operators: counters, a latency histogram,
+//! readiness, and the HTTP endpoints that expose them (`/healthz`,
+//! `/readyz`, `/metrics` in Prometheus text format). Metric names live in
+//! `metrics.rs` and nowhere else; labels are bounded (actions, reject kinds,
+//! source names), never a customer or transaction id.
 
-use crate::domain::{Action, RejectKind};
-use std::sync::atomic::{AtomicU64, Ordering};
+mod counters;
+mod histogram;
+mod http;
+mod metrics;
 
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub transactions_in: AtomicU64,
-    pub labels_in: AtomicU64,
-    approve: AtomicU64,
-    review: AtomicU64,
-    block: AtomicU64,
-    pub alerts: AtomicU64,
-    pub cases: AtomicU64,
-    pub labels_applied: AtomicU64,
-    dead_decode: AtomicU64,
-    dead_validation: AtomicU64,
-    dead_oversize: AtomicU64,
-    dead_unmatched_label: AtomicU64,
-    pub late_events: AtomicU64,
+pub use counters::{Counters, CountersSnapshot};
+pub use histogram::LatencyHistogram;
+pub use http::{serve, HttpError};
+pub use metrics::render;
+
+use crate::state::StateStore;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Everything the endpoints read, shared with the pipeline.
+#[derive(Default)]
+pub struct Telemetry {
+    pub counters: Arc<Counters>,
+    pub decision_latency: LatencyHistogram,
+    ready: AtomicBool,
+    state: OnceLock<Arc<StateStore>>,
 }
 
-/// A consistent-enough copy of the counters for reports and checks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CountersSnapshot {
-    pub transactions_in: u64,
-    pub labels_in: u64,
-    pub approve: u64,
-    pub review: u64,
-    pub block: u64,
-    pub alerts: u64,
-    pub cases: u64,
-    pub labels_applied: u64,
-    pub dead_decode: u64,
-    pub dead_validation: u64,
-    pub dead_oversize: u64,
-    pub dead_unmatched_label: u64,
-    pub late_events: u64,
-}
-
-impl CountersSnapshot {
-    pub fn decisions(&self) -> u64 {
-        self.approve + self.review + self.block
-    }
-
-    pub fn dead_letters(&self) -> u64 {
-        self.dead_decode + self.dead_validation + self.dead_oversize + self.dead_unmatched_label
-    }
-
-    /// Every record read was decided or dead-lettered: the pipeline's invariant.
-    pub fn balanced(&self) -> bool {
-        self.transactions_in + self.labels_in
-            == self.decisions() + self.labels_applied + self.dead_letters()
-    }
-}
-
-fn add(counter: &AtomicU64, amount: u64) {
-    counter.fetch_add(amount, Ordering::Relaxed);
-}
-
-impl Counters {
-    pub fn decided(&self, action: Action) {
-        let counter = match action {
-            Action::Approve => &self.approve,
-            Action::Review => &self.review,
-            Action::Block => &self.block,
-        };
-        add(counter, 1);
-    }
-
-    pub fn dead_lettered(&self, kind: RejectKind) {
-        let counter = match kind {
-            RejectKind::Decode => &self.dead_decode,
-            RejectKind::Validation => &self.dead_validation,
-            RejectKind::Oversize => &self.dead_oversize,
-        };
-        add(counter, 1);
-    }
-
-    /// A label that decoded but matched no transaction: counted apart, also dead-lettered.
-    pub fn label_unmatched(&self) {
-        add(&self.dead_unmatched_label, 1);
-    }
-
-    pub fn incr(counter: &AtomicU64) {
-        add(counter, 1);
-    }
-
-    pub fn snapshot(&self) -> CountersSnapshot {
-        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        CountersSnapshot {
-            transactions_in: read(&self.transactions_in),
-            labels_in: read(&self.labels_in),
-            approve: read(&self.approve),
-            review: read(&self.review),
-            block: read(&self.block),
-            alerts: read(&self.alerts),
-            cases: read(&self.cases),
-            labels_applied: read(&self.labels_applied),
-            dead_decode: read(&self.dead_decode),
-            dead_validation: read(&self.dead_validation),
-            dead_oversize: read(&self.dead_oversize),
-            dead_unmatched_label: read(&self.dead_unmatched_label),
-            late_events: read(&self.late_events),
+impl Telemetry {
+    pub fn with_counters(counters: Arc<Counters>) -> Telemetry {
+        Telemetry {
+            counters,
+            ..Telemetry::default()
         }
+    }
+
+    /// Ready: sources and sinks are running. Not ready: starting or draining.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// The state whose size the gauges report; set once the run has built it.
+    pub fn attach_state(&self, state: Arc<StateStore>) {
+        let _ = self.state.set(state);
+    }
+
+    pub fn state(&self) -> Option<&Arc<StateStore>> {
+        self.state.get()
     }
 }

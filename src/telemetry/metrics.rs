@@ -1,0 +1,228 @@
+//! The Prometheus text exposition of every metric, names in one place.
+
+use super::Telemetry;
+use std::fmt::Write;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Renders every metric in the Prometheus text format (version 0.0.4).
+pub fn render(telemetry: &Telemetry) -> String {
+    let mut out = String::with_capacity(4096);
+    let counters = telemetry.counters.snapshot();
+    family(
+        &mut out,
+        "fraud_build_info",
+        "gauge",
+        "Build of the running detector.",
+    );
+    line(&mut out, "fraud_build_info", &[("version", VERSION)], 1);
+    family(
+        &mut out,
+        "fraud_ready",
+        "gauge",
+        "1 while sources and sinks run, 0 while starting or draining.",
+    );
+    line(&mut out, "fraud_ready", &[], telemetry.is_ready() as u64);
+
+    family(
+        &mut out,
+        "fraud_transactions_in_total",
+        "counter",
+        "Transaction records read, by source (good and rejected).",
+    );
+    for (source, count) in telemetry.counters.per_source() {
+        line(
+            &mut out,
+            "fraud_transactions_in_total",
+            &[("source", &source)],
+            count,
+        );
+    }
+    simple(
+        &mut out,
+        "fraud_labels_in_total",
+        "counter",
+        "Label records read.",
+        counters.labels_in,
+    );
+    simple(
+        &mut out,
+        "fraud_labels_applied_total",
+        "counter",
+        "Labels applied to state.",
+        counters.labels_applied,
+    );
+    family(
+        &mut out,
+        "fraud_decisions_total",
+        "counter",
+        "Decisions written, by action.",
+    );
+    for (action, count) in [
+        ("APPROVE", counters.approve),
+        ("REVIEW", counters.review),
+        ("BLOCK", counters.block),
+    ] {
+        line(
+            &mut out,
+            "fraud_decisions_total",
+            &[("action", action)],
+            count,
+        );
+    }
+    simple(
+        &mut out,
+        "fraud_alerts_total",
+        "counter",
+        "Alerts written.",
+        counters.alerts,
+    );
+    simple(
+        &mut out,
+        "fraud_cases_total",
+        "counter",
+        "Case logs written.",
+        counters.cases,
+    );
+    family(
+        &mut out,
+        "fraud_dead_letters_total",
+        "counter",
+        "Rejected records, by why.",
+    );
+    let dead = [
+        ("DECODE", counters.dead_decode),
+        ("VALIDATION", counters.dead_validation),
+        ("OVERSIZE", counters.dead_oversize),
+        ("UNMATCHED_LABEL", counters.dead_unmatched_label),
+    ];
+    for (kind, count) in dead {
+        line(
+            &mut out,
+            "fraud_dead_letters_total",
+            &[("kind", kind)],
+            count,
+        );
+    }
+    simple(
+        &mut out,
+        "fraud_late_events_total",
+        "counter",
+        "Transactions later than the allowed lateness.",
+        counters.late_events,
+    );
+    latency(&mut out, telemetry);
+    state_gauges(&mut out, telemetry);
+    out
+}
+
+fn latency(out: &mut String, telemetry: &Telemetry) {
+    let name = "fraud_decision_latency_seconds";
+    family(
+        out,
+        name,
+        "histogram",
+        "From reading a record to its decision.",
+    );
+    let snapshot = telemetry.decision_latency.snapshot();
+    for (bound_us, count) in &snapshot.cumulative {
+        let bound = format!("{}", *bound_us as f64 / 1e6);
+        line(out, &format!("{name}_bucket"), &[("le", &bound)], *count);
+    }
+    line(
+        out,
+        &format!("{name}_bucket"),
+        &[("le", "+Inf")],
+        snapshot.count,
+    );
+    let _ = writeln!(out, "{name}_sum {}", snapshot.sum_us as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {}", snapshot.count);
+}
+
+fn state_gauges(out: &mut String, telemetry: &Telemetry) {
+    let Some(state) = telemetry.state() else {
+        return;
+    };
+    simple(
+        out,
+        "fraud_active_customers",
+        "gauge",
+        "Customers held in state.",
+        state.active_customers() as u64,
+    );
+    simple(
+        out,
+        "fraud_active_devices",
+        "gauge",
+        "Devices held in state.",
+        state.active_devices() as u64,
+    );
+    simple(
+        out,
+        "fraud_active_terminals",
+        "gauge",
+        "Terminals held in state.",
+        state.active_terminals() as u64,
+    );
+    simple(
+        out,
+        "fraud_state_bytes",
+        "gauge",
+        "Estimated bytes of keyed state.",
+        state.approx_bytes() as u64,
+    );
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn simple(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    family(out, name, kind, help);
+    line(out, name, &[], value);
+}
+
+fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name} {value}");
+        return;
+    }
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(key, value)| format!("{key}=\"{}\"", escape(value)))
+        .collect();
+    let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
+}
+
+/// Label values escape backslash, quote and newline.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Action;
+
+    #[test]
+    fn renders_families_with_help_type_and_bounded_labels() {
+        let telemetry = Telemetry::default();
+        telemetry
+            .counters
+            .source_counter("tx")
+            .fetch_add(3, std::sync::atomic::Ordering::Relaxed);
+        telemetry.counters.decided(Action::Block);
+        telemetry.decision_latency.record_us(40);
+        let text = render(&telemetry);
+        assert!(text.contains("# TYPE fraud_decisions_total counter"));
+        assert!(text.contains("fraud_decisions_total{action=\"BLOCK\"} 1"));
+        assert!(text.contains("fraud_transactions_in_total{source=\"tx\"} 3"));
+        assert!(text.contains("fraud_decision_latency_seconds_bucket{le=\"0.00005\"} 1"));
+        assert!(text.contains("fraud_decision_latency_seconds_bucket{le=\"+Inf\"} 1"));
+        assert!(text.contains("fraud_ready 0"));
+    }
+}
