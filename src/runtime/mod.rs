@@ -67,6 +67,8 @@ pub enum RuntimeError {
     Worker(#[from] WorkerError),
     #[error("{0}")]
     Http(#[from] crate::telemetry::HttpError),
+    #[error("{0}")]
+    Traces(#[from] crate::telemetry::TracesError),
     #[error("a pipeline thread panicked: {0}")]
     Panicked(String),
     #[error("cannot start thread {0}: {1}")]
@@ -114,17 +116,20 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
         codec: outputs.dead_letters.codec.clone(),
     };
     drop(outputs);
+    let traces = match &topology.telemetry.traces {
+        Some(config) => Some(telemetry::Traces::start(config)?),
+        None => None,
+    };
     let context = SourceContext {
         truth: options.truth.clone(),
     };
-    let sources = start_sources(
-        topology,
-        &context,
-        &worker_inputs,
-        &dead_letters,
-        &counters,
-        &options.shutdown,
-    )?;
+    let links = SourceLinks {
+        workers: &worker_inputs,
+        dead_letters: &dead_letters,
+        counters: &counters,
+        sampler: traces.as_ref().map(telemetry::Traces::sampler),
+    };
+    let sources = start_sources(topology, &context, links, &options.shutdown)?;
     drop((worker_inputs, dead_letters));
 
     let (stop_maintenance, maintenance) = start_maintenance(state.clone(), snapshot_config.clone());
@@ -150,6 +155,10 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     }
     for (_, result) in worker_results {
         result??;
+    }
+    if let Some(traces) = traces {
+        // The exporter's HTTP client blocks: flush off the async threads.
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
     }
     let snapshot = match &snapshot_config {
         Some(config) => Some(write_snapshot(state.clone(), config.clone()).await?),
@@ -229,24 +238,31 @@ fn start_workers(
     Ok((inputs, threads))
 }
 
+/// What every source's router connects to.
+struct SourceLinks<'a> {
+    workers: &'a [mpsc::Sender<Vec<Work>>],
+    dead_letters: &'a DeadLetterOutput,
+    counters: &'a Arc<Counters>,
+    sampler: Option<telemetry::Sampler>,
+}
+
 fn start_sources(
     topology: &Topology,
     context: &SourceContext,
-    workers: &[mpsc::Sender<Vec<Work>>],
-    dead_letters: &DeadLetterOutput,
-    counters: &Arc<Counters>,
+    links: SourceLinks,
     shutdown: &Shutdown,
 ) -> Result<Threads<Result<SourceReport, SourceError>>, RuntimeError> {
     let mut threads = Vec::new();
     for (name, config) in &topology.sources {
         let source = config.build(context)?;
-        let mut router = Router::new(
+        let router = Router::new(
             name,
-            workers.to_vec(),
+            links.workers.to_vec(),
             topology.engine.batch_size,
-            dead_letters.clone(),
-            counters.clone(),
+            links.dead_letters.clone(),
+            links.counters.clone(),
         );
+        let mut router = router.with_sampler(links.sampler.clone());
         let shutdown = shutdown.clone();
         let handle = std::thread::Builder::new()
             .name(format!("source-{name}"))

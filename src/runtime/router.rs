@@ -10,7 +10,7 @@ use crate::codecs::Codec;
 use crate::domain::{DeadLetter, Label, Millis, RejectKind, Transaction};
 use crate::sinks::{Record, RecordBatch};
 use crate::state::keys;
-use crate::telemetry::Counters;
+use crate::telemetry::{Counters, Sampler};
 use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
@@ -51,6 +51,7 @@ pub struct Router {
     pending_dead: RecordBatch,
     counters: Arc<Counters>,
     read_here: Arc<std::sync::atomic::AtomicU64>,
+    sampler: Option<Sampler>,
 }
 
 impl Router {
@@ -73,7 +74,14 @@ impl Router {
             pending_dead: Vec::new(),
             read_here: counters.source_counter(source),
             counters,
+            sampler: None,
         }
+    }
+
+    /// Traces a sample of this source's transactions.
+    pub fn with_sampler(mut self, sampler: Option<Sampler>) -> Router {
+        self.sampler = sampler;
+        self
     }
 
     pub fn source(&self) -> &str {
@@ -89,12 +97,17 @@ impl Router {
         Counters::incr(&self.counters.transactions_in);
         Counters::incr(&self.read_here);
         let worker = self.worker_for(&transaction.customer_id);
+        let trace = self
+            .sampler
+            .as_ref()
+            .and_then(|sampler| sampler.begin(&self.source, started));
         self.route(
             worker,
             Work::Transaction {
                 transaction,
                 ingested_at,
                 started,
+                trace,
             },
         )
     }

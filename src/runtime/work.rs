@@ -1,6 +1,7 @@
 //! What travels from sources to workers.
 
 use crate::domain::{Label, Millis, Transaction};
+use crate::telemetry::TransactionTrace;
 use std::time::Instant;
 
 /// Transactions are nearly all the traffic: boxing them to shrink the rare
@@ -14,6 +15,8 @@ pub enum Work {
         ingested_at: Millis,
         /// When the record was read, for the decision's latency.
         started: Instant,
+        /// Present when this transaction is sampled for tracing.
+        trace: Option<TransactionTrace>,
     },
     Label(Label),
 }

@@ -62,15 +62,33 @@ impl Worker {
     pub fn run(self, mut input: mpsc::Receiver<Vec<Work>>) -> Result<(), WorkerError> {
         while let Some(batch) = input.blocking_recv() {
             let mut pending = Pending::default();
+            let mut traced = Vec::new();
             for work in batch {
                 match work {
                     Work::Transaction {
                         transaction,
                         ingested_at,
                         started,
+                        trace: None,
                     } => {
                         let outcome = self.engine.decide(&transaction, ingested_at, started);
                         self.collect(outcome, &mut pending)?;
+                    }
+                    Work::Transaction {
+                        transaction,
+                        ingested_at,
+                        started,
+                        trace: Some(trace),
+                    } => {
+                        let outcome = trace.stage("decide", || {
+                            self.engine.decide(&transaction, ingested_at, started)
+                        });
+                        let decided = (
+                            outcome.decision.action.as_str(),
+                            outcome.decision.risk_score,
+                        );
+                        trace.stage("encode", || self.collect(outcome, &mut pending))?;
+                        traced.push((trace, transaction.transaction_id, decided));
                     }
                     Work::Label(label) => {
                         if let Some(applied) = self.engine.accept_label(label) {
@@ -83,6 +101,10 @@ impl Worker {
                 self.count_label(released, &mut pending)?;
             }
             self.send(pending)?;
+            // A traced transaction ends once its records are in the sinks' queues.
+            for (trace, transaction_id, (action, risk_score)) in traced {
+                trace.finish(&transaction_id, action, risk_score);
+            }
         }
         // The first worker to finish applies the labels still waiting for a
         // report time that no transaction reached: none may be lost.

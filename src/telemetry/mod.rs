@@ -8,13 +8,25 @@ mod counters;
 mod histogram;
 mod http;
 mod metrics;
+mod traces;
 
 pub use counters::{Counters, CountersSnapshot};
 pub use histogram::LatencyHistogram;
 pub use http::{serve, HttpError};
 pub use metrics::render;
+pub use traces::{Sampler, Traces, TracesConfig, TracesError, TransactionTrace};
 
 use crate::state::StateStore;
+use serde::{Deserialize, Serialize};
+
+/// The topology's `telemetry:` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Export sampled per-transaction traces over OTLP.
+    #[serde(default)]
+    pub traces: Option<TracesConfig>,
+}
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 

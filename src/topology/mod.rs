@@ -9,6 +9,7 @@ use crate::rules::RulesConfig;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::state::StateConfig;
+use crate::telemetry::TelemetryConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,6 +33,8 @@ pub struct Topology {
     pub state: StateConfig,
     #[serde(default)]
     pub rules: RulesConfig,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 /// The four output streams. Decisions and dead letters are required: every
@@ -201,6 +204,9 @@ impl Topology {
             .map(|window| window.name.clone())
             .collect();
         add("rules", self.rules.problems(&windows));
+        if let Some(traces) = &self.telemetry.traces {
+            add("telemetry.traces", traces.problems());
+        }
         problems
     }
 }
