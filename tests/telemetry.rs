@@ -120,6 +120,16 @@ fn probes_and_metrics_follow_the_run() {
     assert_eq!(counters.decisions(), 8_000);
     assert_eq!(sample(&done, "fraud_alerts_total"), counters.alerts);
     assert_eq!(sample(&done, "fraud_decision_latency_seconds_count"), 8_000);
+    for stage in ["decode", "decide", "encode"] {
+        let timed = sample(
+            &done,
+            &format!("fraud_stage_latency_seconds_count{{stage=\"{stage}\"}}"),
+        );
+        assert!(
+            (400..=500).contains(&timed),
+            "{stage}: 1 in 16 of 8000 timed, got {timed}"
+        );
+    }
     let decisions = support::read_json_lines(&dir.path().join("d.jsonl"));
     assert_eq!(
         decisions.len() as u64,

@@ -126,7 +126,7 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     let links = SourceLinks {
         workers: &worker_inputs,
         dead_letters: &dead_letters,
-        counters: &counters,
+        telemetry: &telemetry,
         sampler: traces.as_ref().map(telemetry::Traces::sampler),
     };
     let sources = start_sources(topology, &context, links, &options.shutdown)?;
@@ -242,7 +242,7 @@ fn start_workers(
 struct SourceLinks<'a> {
     workers: &'a [mpsc::Sender<Vec<Work>>],
     dead_letters: &'a DeadLetterOutput,
-    counters: &'a Arc<Counters>,
+    telemetry: &'a Arc<Telemetry>,
     sampler: Option<telemetry::Sampler>,
 }
 
@@ -260,7 +260,7 @@ fn start_sources(
             links.workers.to_vec(),
             topology.engine.batch_size,
             links.dead_letters.clone(),
-            links.counters.clone(),
+            links.telemetry.clone(),
         );
         let mut router = router.with_sampler(links.sampler.clone());
         let shutdown = shutdown.clone();

@@ -10,7 +10,7 @@ use crate::codecs::Codec;
 use crate::domain::{DeadLetter, Label, Millis, RejectKind, Transaction};
 use crate::sinks::{Record, RecordBatch};
 use crate::state::keys;
-use crate::telemetry::{Counters, Sampler};
+use crate::telemetry::{Counters, Sampler, Stage, Telemetry, STAGE_SAMPLE_EVERY};
 use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
@@ -51,6 +51,7 @@ pub struct Router {
     pending_dead: RecordBatch,
     counters: Arc<Counters>,
     read_here: Arc<std::sync::atomic::AtomicU64>,
+    telemetry: Arc<Telemetry>,
     sampler: Option<Sampler>,
 }
 
@@ -60,8 +61,9 @@ impl Router {
         workers: Vec<mpsc::Sender<Vec<Work>>>,
         batch_size: usize,
         dead_letters: DeadLetterOutput,
-        counters: Arc<Counters>,
+        telemetry: Arc<Telemetry>,
     ) -> Router {
+        let counters = telemetry.counters.clone();
         Router {
             source: source.to_owned(),
             pending: workers
@@ -74,6 +76,7 @@ impl Router {
             pending_dead: Vec::new(),
             read_here: counters.source_counter(source),
             counters,
+            telemetry,
             sampler: None,
         }
     }
@@ -95,7 +98,15 @@ impl Router {
         started: Instant,
     ) -> Result<(), Closed> {
         Counters::incr(&self.counters.transactions_in);
-        Counters::incr(&self.read_here);
+        let read = self
+            .read_here
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if read % STAGE_SAMPLE_EVERY == 0 {
+            // `started` was taken before decoding: this is the decode stage.
+            self.telemetry
+                .stage(Stage::Decode)
+                .record_ns(started.elapsed().as_nanos() as u64);
+        }
         let worker = self.worker_for(&transaction.customer_id);
         let trace = self
             .sampler

@@ -8,7 +8,7 @@ use crate::domain::{Action, DeadLetter, Label, RejectKind};
 use crate::engine::{Engine, Outcome};
 use crate::sinks::{Output, Record, RecordBatch};
 use crate::state::{LabelEffect, StateError};
-use crate::telemetry::{Counters, Telemetry};
+use crate::telemetry::{Counters, Stage, Telemetry, STAGE_SAMPLE_EVERY};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use thiserror::Error;
@@ -60,6 +60,7 @@ pub struct Worker {
 impl Worker {
     /// Runs until every router has hung up, then returns.
     pub fn run(self, mut input: mpsc::Receiver<Vec<Work>>) -> Result<(), WorkerError> {
+        let mut decided = 0u64;
         while let Some(batch) = input.blocking_recv() {
             let mut pending = Pending::default();
             let mut traced = Vec::new();
@@ -71,8 +72,13 @@ impl Worker {
                         started,
                         trace: None,
                     } => {
-                        let outcome = self.engine.decide(&transaction, ingested_at, started);
-                        self.collect(outcome, &mut pending)?;
+                        decided += 1;
+                        if decided % STAGE_SAMPLE_EVERY == 0 {
+                            self.decide_timed(&transaction, ingested_at, started, &mut pending)?;
+                        } else {
+                            let outcome = self.engine.decide(&transaction, ingested_at, started);
+                            self.collect(outcome, &mut pending)?;
+                        }
                     }
                     Work::Transaction {
                         transaction,
@@ -115,6 +121,28 @@ impl Worker {
         self.send(pending)
     }
 
+    /// Decides as usual, timing the decide and encode stages for the metrics.
+    fn decide_timed(
+        &self,
+        transaction: &crate::domain::Transaction,
+        ingested_at: crate::domain::Millis,
+        started: std::time::Instant,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        let begun = std::time::Instant::now();
+        let outcome = self.engine.decide(transaction, ingested_at, started);
+        let decided = std::time::Instant::now();
+        self.collect(outcome, pending)?;
+        let stage = |stage, nanos: std::time::Duration| {
+            self.telemetry
+                .stage(stage)
+                .record_ns(nanos.as_nanos() as u64)
+        };
+        stage(Stage::Decide, decided - begun);
+        stage(Stage::Encode, decided.elapsed());
+        Ok(())
+    }
+
     fn collect(&self, outcome: Outcome, pending: &mut Pending) -> Result<(), WorkerError> {
         let key = &outcome.decision.customer_id;
         let decision_port = &self.outputs.decisions;
@@ -124,7 +152,7 @@ impl Worker {
         pending.actions.push(outcome.decision.action);
         self.telemetry
             .decision_latency
-            .record_us(outcome.decision.latency_us.max(0) as u64);
+            .record_ns(outcome.decision.latency_us.max(0) as u64 * 1_000);
         if outcome.decision.late {
             Counters::incr(&self.telemetry.counters.late_events);
         }

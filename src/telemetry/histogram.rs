@@ -1,50 +1,79 @@
-//! A fixed-bucket latency histogram that workers record into without locks.
+//! Fixed-bucket latency histograms that workers record into without locks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Upper bounds in microseconds: 10 µs to 10 s, roughly ×2.5 apart.
-pub const BUCKET_BOUNDS_US: [u64; 14] = [
-    10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 250_000, 1_000_000, 10_000_000,
+/// Read → decided: 10 µs to 10 s (upper bounds in nanoseconds).
+pub const DECISION_BOUNDS_NS: &[u64] = &[
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    50_000_000,
+    250_000_000,
+    1_000_000_000,
+    10_000_000_000,
 ];
 
-#[derive(Debug, Default)]
+/// One stage of one transaction: 250 ns to 10 ms.
+pub const STAGE_BOUNDS_NS: &[u64] = &[
+    250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 1_000_000, 10_000_000,
+];
+
+#[derive(Debug)]
 pub struct LatencyHistogram {
+    bounds_ns: &'static [u64],
     /// One more than the bounds: the last counts everything above them.
-    buckets: [AtomicU64; BUCKET_BOUNDS_US.len() + 1],
-    sum_us: AtomicU64,
+    buckets: Vec<AtomicU64>,
+    sum_ns: AtomicU64,
     count: AtomicU64,
 }
 
-/// Cumulative counts per bound, as Prometheus wants them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Cumulative counts per bound (in seconds), as Prometheus wants them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct HistogramSnapshot {
-    pub cumulative: Vec<(u64, u64)>,
+    pub cumulative: Vec<(f64, u64)>,
     pub count: u64,
-    pub sum_us: u64,
+    pub sum_seconds: f64,
 }
 
 impl LatencyHistogram {
-    pub fn record_us(&self, micros: u64) {
-        let bucket = BUCKET_BOUNDS_US.partition_point(|&bound| bound < micros);
+    pub fn new(bounds_ns: &'static [u64]) -> LatencyHistogram {
+        LatencyHistogram {
+            bounds_ns,
+            buckets: (0..=bounds_ns.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_ns: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    pub fn record_ns(&self, nanos: u64) {
+        let bucket = self.bounds_ns.partition_point(|&bound| bound < nanos);
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add(micros, Ordering::Relaxed);
+        self.sum_ns.fetch_add(nanos, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> HistogramSnapshot {
         let mut running = 0;
-        let cumulative = BUCKET_BOUNDS_US
+        let cumulative = self
+            .bounds_ns
             .iter()
             .zip(&self.buckets)
             .map(|(&bound, bucket)| {
                 running += bucket.load(Ordering::Relaxed);
-                (bound, running)
+                (bound as f64 / 1e9, running)
             })
             .collect();
         HistogramSnapshot {
             cumulative,
             count: self.count.load(Ordering::Relaxed),
-            sum_us: self.sum_us.load(Ordering::Relaxed),
+            sum_seconds: self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9,
         }
     }
 }
@@ -55,14 +84,18 @@ mod tests {
 
     #[test]
     fn buckets_are_cumulative_and_inclusive() {
-        let histogram = LatencyHistogram::default();
+        let histogram = LatencyHistogram::new(DECISION_BOUNDS_NS);
         for micros in [5, 10, 11, 900, 20_000_000] {
-            histogram.record_us(micros);
+            histogram.record_ns(micros * 1_000);
         }
         let snapshot = histogram.snapshot();
         assert_eq!(snapshot.count, 5);
-        assert_eq!(snapshot.cumulative[0], (10, 2), "le=10 holds 5 and 10");
-        assert_eq!(snapshot.cumulative[1], (25, 3));
+        assert_eq!(
+            snapshot.cumulative[0],
+            (0.00001, 2),
+            "le=10µs holds 5 and 10"
+        );
+        assert_eq!(snapshot.cumulative[1], (0.000025, 3));
         assert_eq!(
             snapshot.cumulative.last().unwrap().1,
             4,

@@ -1,6 +1,6 @@
 //! The Prometheus text exposition of every metric, names in one place.
 
-use super::Telemetry;
+use super::{LatencyHistogram, Stage, Telemetry};
 use std::fmt::Write;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -124,19 +124,47 @@ fn latency(out: &mut String, telemetry: &Telemetry) {
         "histogram",
         "From reading a record to its decision.",
     );
-    let snapshot = telemetry.decision_latency.snapshot();
-    for (bound_us, count) in &snapshot.cumulative {
-        let bound = format!("{}", *bound_us as f64 / 1e6);
-        line(out, &format!("{name}_bucket"), &[("le", &bound)], *count);
+    histogram(out, name, &[], &telemetry.decision_latency);
+    let name = "fraud_stage_latency_seconds";
+    family(
+        out,
+        name,
+        "histogram",
+        "Time in one stage for one transaction, sampled 1 in 16.",
+    );
+    for stage in Stage::ALL {
+        histogram(
+            out,
+            name,
+            &[("stage", stage.as_str())],
+            telemetry.stage(stage),
+        );
     }
+}
+
+fn histogram(out: &mut String, name: &str, labels: &[(&str, &str)], histogram: &LatencyHistogram) {
+    let snapshot = histogram.snapshot();
+    for (bound, count) in &snapshot.cumulative {
+        let bound = bound.to_string();
+        let mut with_bound = labels.to_vec();
+        with_bound.push(("le", &bound));
+        line(out, &format!("{name}_bucket"), &with_bound, *count);
+    }
+    let mut with_infinity = labels.to_vec();
+    with_infinity.push(("le", "+Inf"));
     line(
         out,
         &format!("{name}_bucket"),
-        &[("le", "+Inf")],
+        &with_infinity,
         snapshot.count,
     );
-    let _ = writeln!(out, "{name}_sum {}", snapshot.sum_us as f64 / 1e6);
-    let _ = writeln!(out, "{name}_count {}", snapshot.count);
+    sample_line(
+        out,
+        &format!("{name}_sum"),
+        labels,
+        &snapshot.sum_seconds.to_string(),
+    );
+    line(out, &format!("{name}_count"), labels, snapshot.count);
 }
 
 fn state_gauges(out: &mut String, telemetry: &Telemetry) {
@@ -184,6 +212,10 @@ fn simple(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
 }
 
 fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
+    sample_line(out, name, labels, &value.to_string());
+}
+
+fn sample_line(out: &mut String, name: &str, labels: &[(&str, &str)], value: &str) {
     if labels.is_empty() {
         let _ = writeln!(out, "{name} {value}");
         return;
@@ -216,7 +248,8 @@ mod tests {
             .source_counter("tx")
             .fetch_add(3, std::sync::atomic::Ordering::Relaxed);
         telemetry.counters.decided(Action::Block);
-        telemetry.decision_latency.record_us(40);
+        telemetry.decision_latency.record_ns(40_000);
+        telemetry.stage(Stage::Decide).record_ns(1_200);
         let text = render(&telemetry);
         assert!(text.contains("# TYPE fraud_decisions_total counter"));
         assert!(text.contains("fraud_decisions_total{action=\"BLOCK\"} 1"));
@@ -224,5 +257,12 @@ mod tests {
         assert!(text.contains("fraud_decision_latency_seconds_bucket{le=\"0.00005\"} 1"));
         assert!(text.contains("fraud_decision_latency_seconds_bucket{le=\"+Inf\"} 1"));
         assert!(text.contains("fraud_ready 0"));
+        assert!(
+            text.contains(
+                "fraud_stage_latency_seconds_bucket{stage=\"decide\",le=\"0.0000025\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("fraud_stage_latency_seconds_count{stage=\"decode\"} 0"));
     }
 }

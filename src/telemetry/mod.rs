@@ -11,7 +11,7 @@ mod metrics;
 mod traces;
 
 pub use counters::{Counters, CountersSnapshot};
-pub use histogram::LatencyHistogram;
+pub use histogram::{LatencyHistogram, DECISION_BOUNDS_NS, STAGE_BOUNDS_NS};
 pub use http::{serve, HttpError};
 pub use metrics::render;
 pub use traces::{Sampler, Traces, TracesConfig, TracesError, TransactionTrace};
@@ -30,21 +30,58 @@ pub struct TelemetryConfig {
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+/// Stages timed per transaction (on a sample, see `STAGE_SAMPLE_EVERY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Decode,
+    Decide,
+    Encode,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 3] = [Stage::Decode, Stage::Decide, Stage::Encode];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Decode => "decode",
+            Stage::Decide => "decide",
+            Stage::Encode => "encode",
+        }
+    }
+}
+
+/// Stages are timed on one transaction in this many: two clock reads per
+/// stage on every transaction would cost more than some stages do.
+pub const STAGE_SAMPLE_EVERY: u64 = 16;
+
 /// Everything the endpoints read, shared with the pipeline.
-#[derive(Default)]
 pub struct Telemetry {
     pub counters: Arc<Counters>,
     pub decision_latency: LatencyHistogram,
+    stages: [LatencyHistogram; 3],
     ready: AtomicBool,
     state: OnceLock<Arc<StateStore>>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry::with_counters(Arc::default())
+    }
 }
 
 impl Telemetry {
     pub fn with_counters(counters: Arc<Counters>) -> Telemetry {
         Telemetry {
             counters,
-            ..Telemetry::default()
+            decision_latency: LatencyHistogram::new(DECISION_BOUNDS_NS),
+            stages: Stage::ALL.map(|_| LatencyHistogram::new(STAGE_BOUNDS_NS)),
+            ready: AtomicBool::new(false),
+            state: OnceLock::new(),
         }
+    }
+
+    pub fn stage(&self, stage: Stage) -> &LatencyHistogram {
+        &self.stages[stage as usize]
     }
 
     /// Ready: sources and sinks are running. Not ready: starting or draining.
