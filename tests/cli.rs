@@ -182,3 +182,57 @@ fn read_avro<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
         .map(|value| apache_avro::from_value(&value.unwrap()).unwrap())
         .collect()
 }
+
+#[test]
+fn score_history_makes_a_device_familiar() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history.jsonl");
+    let earlier = r#"{"transaction_id": "H1", "customer_id": "C-12345", "amount": 120.0, "timestamp": "2025-11-20T10:00:00Z", "location": "Seattle, WA", "device_id": "dev-abc123", "ip_address": "192.168.1.100"}"#;
+    std::fs::write(&history, format!("{earlier}\n")).unwrap();
+    let seattle = SEEDS.lines().next().unwrap();
+    let without = fraud_detector(&["score"], seattle.as_bytes());
+    let with = fraud_detector(
+        &["score", "--history", history.to_str().unwrap()],
+        seattle.as_bytes(),
+    );
+    let codes =
+        |output: &Output| -> String { String::from_utf8_lossy(&output.stdout).into_owned() };
+    assert!(codes(&without).contains("NEW_DEVICE"));
+    assert!(!codes(&with).contains("NEW_DEVICE"), "{}", codes(&with));
+    assert_eq!(
+        actions(&with.stdout),
+        ["APPROVE"],
+        "history decisions are not printed"
+    );
+}
+
+#[test]
+fn produce_writes_the_requested_count_at_a_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stream.jsonl");
+    let started = std::time::Instant::now();
+    let output = fraud_detector(
+        &[
+            "produce",
+            "--file",
+            file.to_str().unwrap(),
+            "--count",
+            "300",
+            "--rate",
+            "1000",
+        ],
+        b"",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(250),
+        "300 records at 1000/s take ~0.3 s"
+    );
+    let lines = support::read_json_lines(&file);
+    assert_eq!(lines.len(), 300);
+    assert!(lines.iter().all(|line| line["transaction_id"].is_string()));
+}
