@@ -145,3 +145,34 @@ fn probes_and_metrics_follow_the_run() {
         customers.len() as u64
     );
 }
+
+#[test]
+fn the_healthcheck_command_probes_a_running_detector() {
+    let address = free_address();
+    let healthcheck = |path: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fraud-detector"))
+            .args([
+                "healthcheck",
+                "--address",
+                &address.to_string(),
+                "--path",
+                path,
+            ])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(!healthcheck("/healthz"), "nothing listens yet");
+    let telemetry = Arc::new(Telemetry::default());
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio
+        .block_on(fraud_detector::telemetry::serve(address, telemetry.clone()))
+        .unwrap();
+    assert!(healthcheck("/healthz"));
+    assert!(!healthcheck("/readyz"), "not ready until the pipeline runs");
+    telemetry.set_ready(true);
+    assert!(healthcheck("/readyz"));
+}

@@ -2,6 +2,7 @@
 
 mod demo;
 mod generate;
+mod healthcheck;
 mod produce;
 mod run;
 mod score;
@@ -50,6 +51,8 @@ pub enum Command {
     Produce(produce::ProduceArgs),
     /// Print the records of an output file, pretty or as JSON, optionally following it.
     Tail(tail::TailArgs),
+    /// Exit 0 if a running detector answers its /healthz (for container HEALTHCHECKs).
+    Healthcheck(healthcheck::HealthcheckArgs),
 }
 
 pub fn init_logging(json: bool) {
@@ -74,6 +77,7 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Validate { topology } => run::validate(&topology),
         Command::Produce(args) => produce::produce(args),
         Command::Tail(args) => tail::tail(args),
+        Command::Healthcheck(args) => healthcheck::healthcheck(args),
     }
 }
 
