@@ -1,0 +1,147 @@
+{{/*
+Names and labels.
+*/}}
+{{- define "fraud-detector.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "fraud-detector.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "fraud-detector.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "fraud-detector.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "fraud-detector.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "fraud-detector.labels" -}}
+helm.sh/chart: {{ include "fraud-detector.chart" . }}
+{{ include "fraud-detector.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/component: detector
+app.kubernetes.io/part-of: fraud-detection
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "fraud-detector.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "fraud-detector.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The image reference: repository@digest when a digest is set, else repository:tag.
+*/}}
+{{- define "fraud-detector.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "fraud-detector.topologyConfigMap" -}}
+{{- default (printf "%s-topology" (include "fraud-detector.fullname" .)) .Values.existingTopologyConfigMap -}}
+{{- end -}}
+
+{{- define "fraud-detector.stateClaim" -}}
+{{- default (printf "%s-state" (include "fraud-detector.fullname" .)) .Values.state.persistence.existingClaim -}}
+{{- end -}}
+
+{{/*
+Label matchers selecting this release's series in Prometheus (KEDA queries).
+*/}}
+{{- define "fraud-detector.promSelector" -}}
+{{- if .Values.keda.prometheus.selector -}}
+{{- .Values.keda.prometheus.selector -}}
+{{- else -}}
+{{- printf "namespace=%q,service=%q" .Release.Namespace (include "fraud-detector.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Environment exported for topologies to reference as ${NAME}: only non-empty values.
+*/}}
+{{- define "fraud-detector.wiringEnv" -}}
+{{- $env := list -}}
+{{- with .Values.kafka.bootstrapServers }}{{ $env = append $env (dict "name" "FD_KAFKA_BOOTSTRAP_SERVERS" "value" .) }}{{ end -}}
+{{- with .Values.kafka.groupId }}{{ $env = append $env (dict "name" "FD_KAFKA_GROUP_ID" "value" .) }}{{ end -}}
+{{- range $key, $topic := .Values.kafka.topics }}
+{{- if $topic }}{{ $env = append $env (dict "name" (printf "FD_KAFKA_TOPIC_%s" ($key | snakecase | upper)) "value" $topic) }}{{ end -}}
+{{- end -}}
+{{- with .Values.kinesis.region }}{{ $env = append $env (dict "name" "AWS_REGION" "value" .) }}{{ end -}}
+{{- with .Values.kinesis.streamArn }}{{ $env = append $env (dict "name" "FD_KINESIS_STREAM_ARN" "value" .) }}{{ end -}}
+{{- with .Values.kinesis.labelsStreamArn }}{{ $env = append $env (dict "name" "FD_KINESIS_LABELS_STREAM_ARN" "value" .) }}{{ end -}}
+{{- range $key, $arn := .Values.kinesis.outputStreamArns }}
+{{- if $arn }}{{ $env = append $env (dict "name" (printf "FD_KINESIS_%s_STREAM_ARN" ($key | snakecase | upper)) "value" $arn) }}{{ end -}}
+{{- end -}}
+{{- with .Values.kinesis.leaseTable }}{{ $env = append $env (dict "name" "FD_KINESIS_LEASE_TABLE" "value" .) }}{{ end -}}
+{{- with .Values.agent.vllmUrl }}{{ $env = append $env (dict "name" "FD_VLLM_URL" "value" .) }}{{ end -}}
+{{- if $env }}{{ toYaml $env }}{{ end -}}
+{{- end -}}
+
+{{/*
+Checks that no schema can express.
+*/}}
+{{- define "fraud-detector.validate" -}}
+{{- if and .Values.autoscaling.enabled .Values.keda.enabled -}}
+{{- fail "autoscaling.enabled and keda.enabled both scale the Deployment: enable one of them" -}}
+{{- end -}}
+{{- if and .Values.state.persistence.enabled (or .Values.autoscaling.enabled .Values.keda.enabled (gt (int .Values.replicaCount) 1)) -}}
+{{- fail "state.persistence.enabled mounts one ReadWriteOnce claim: it needs replicaCount 1 and no autoscaling" -}}
+{{- end -}}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
+{{- fail "autoscaling.minReplicas is greater than autoscaling.maxReplicas" -}}
+{{- end -}}
+{{- if and .Values.keda.enabled (gt (int .Values.keda.minReplicaCount) (int .Values.keda.maxReplicaCount)) -}}
+{{- fail "keda.minReplicaCount is greater than keda.maxReplicaCount" -}}
+{{- end -}}
+{{- if and .Values.podDisruptionBudget.enabled (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) (ne (toString .Values.podDisruptionBudget.maxUnavailable) "") (ne (toString .Values.podDisruptionBudget.minAvailable) "") -}}
+{{- fail "podDisruptionBudget: set maxUnavailable or minAvailable, not both" -}}
+{{- end -}}
+{{- if and .Values.keda.enabled .Values.keda.fallback (eq .Values.keda.trigger "kinesisIteratorAge") -}}
+{{- fail "keda.fallback needs metricType AverageValue: it works with trigger kafkaLag, not kinesisIteratorAge (metricType Value)" -}}
+{{- end -}}
+{{- if and .Values.mcp.enabled (eq (int .Values.mcp.port) (int .Values.http.port)) -}}
+{{- fail "mcp.port and http.port must differ" -}}
+{{- end -}}
+{{- if not .Values.existingTopologyConfigMap -}}
+{{- $topology := dict -}}
+{{- if .Values.topologyYaml -}}
+{{- $topology = fromYaml .Values.topologyYaml -}}
+{{- if hasKey $topology "Error" -}}
+{{- fail (printf "topologyYaml is not valid YAML: %s" (get $topology "Error")) -}}
+{{- end -}}
+{{- else -}}
+{{- $topology = .Values.topology -}}
+{{- end -}}
+{{- if not (and (kindIs "map" $topology.sources) $topology.sources) -}}
+{{- fail "topology: sources needs at least one source" -}}
+{{- end -}}
+{{- if not (and (kindIs "map" $topology.sinks) (hasKey $topology.sinks "decisions") (hasKey $topology.sinks "dead_letters")) -}}
+{{- fail "topology: sinks.decisions and sinks.dead_letters are required" -}}
+{{- end -}}
+{{- $snapshot := dig "state" "snapshot" "path" "" $topology -}}
+{{- if and $snapshot (not (hasPrefix (printf "%s/" (trimSuffix "/" .Values.state.mountPath)) $snapshot)) -}}
+{{- fail (printf "topology: state.snapshot.path (%s) must be under state.mountPath (%s): the root file system is read-only" $snapshot .Values.state.mountPath) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
