@@ -125,6 +125,9 @@ fn signals_for(transaction: &Transaction, risky: bool) -> Signals<'_> {
     };
     Signals {
         transaction,
+        event_time: 1_764_616_434_000,
+        position: Some((55.7558, 37.6173)),
+        seconds_since_last: Some(1_800.0),
         transactions_seen: 40,
         mean_amount: 80.0,
         stddev_amount: 25.0,

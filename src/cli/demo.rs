@@ -1,7 +1,8 @@
 //! `demo`: the generator through the full pipeline, then how well the
 //! engine found the frauds the generator injected.
 
-use fraud_detector::domain::{Action, Decision};
+use fraud_detector::domain::Action;
+use fraud_detector::engine::Outcome;
 use fraud_detector::generator::Scenario;
 use fraud_detector::runtime::{self, Observer, RunOptions, RunReport};
 use fraud_detector::sources::{SourceConfig, TruthBook};
@@ -153,7 +154,8 @@ fn scenario_index(scenario: Scenario) -> usize {
 }
 
 impl Observer for Score {
-    fn on_decision(&self, decision: &Decision) {
+    fn on_outcome(&self, outcome: &Outcome) {
+        let decision = &outcome.decision;
         if let Ok(mut histogram) = self.latency_us.lock() {
             histogram.saturating_record(decision.latency_us.max(0) as u64);
         }

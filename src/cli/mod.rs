@@ -1,6 +1,7 @@
 //! Subcommands, one module each.
 
 mod demo;
+mod features;
 mod generate;
 mod healthcheck;
 mod produce;
@@ -51,6 +52,8 @@ pub enum Command {
     Produce(produce::ProduceArgs),
     /// Print the records of an output file, pretty or as JSON, optionally following it.
     Tail(tail::TailArgs),
+    /// The model's feature vectors for a history, replayed in event-time order, as CSV.
+    Features(features::FeaturesArgs),
     /// Exit 0 if a running detector answers its /healthz (for container HEALTHCHECKs).
     Healthcheck(healthcheck::HealthcheckArgs),
 }
@@ -78,6 +81,7 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Produce(args) => produce::produce(args),
         Command::Tail(args) => tail::tail(args),
         Command::Healthcheck(args) => healthcheck::healthcheck(args),
+        Command::Features(args) => features::features(args),
     }
 }
 

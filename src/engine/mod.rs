@@ -26,6 +26,8 @@ pub struct Engine {
     rules: Rules,
     gazetteer: &'static Gazetteer,
     clock: Arc<dyn Clock>,
+    /// Compute the model's feature vector with every decision.
+    features: bool,
 }
 
 /// What the customer's state contributed, gathered under its lock.
@@ -53,6 +55,7 @@ impl Engine {
             state,
             gazetteer: Gazetteer::embedded(),
             clock,
+            features: false,
         })
     }
 
@@ -62,6 +65,12 @@ impl Engine {
             .expect("the default state settings are valid (tested)");
         Engine::new(Arc::new(state), RulesConfig::default(), clock)
             .expect("the default rules are valid (tested)")
+    }
+
+    /// Attach the model's feature vector to every outcome.
+    pub fn with_features(mut self, features: bool) -> Engine {
+        self.features = features;
+        self
     }
 
     pub fn state(&self) -> &Arc<StateStore> {
@@ -93,6 +102,10 @@ impl Engine {
 
         let signals = Signals {
             transaction,
+            event_time,
+            position: located.position,
+            seconds_since_last: (facts.history.newest_event != 0)
+                .then(|| at.saturating_sub(facts.history.newest_event) as f64),
             transactions_seen: facts.history.transactions_seen,
             mean_amount: facts.history.mean_amount,
             stddev_amount: facts.history.stddev_amount,
@@ -125,6 +138,9 @@ impl Engine {
             ingestion_time: transaction.timestamp.is_none(),
         };
         let verdict = self.rules.judge(&signals);
+        let features = self
+            .features
+            .then(|| crate::model::extract(&signals, self.rules.merchant_tier(transaction)));
         if verdict.action == Action::Approve {
             self.state
                 .customer_mut(customer_key)
@@ -139,6 +155,7 @@ impl Engine {
                 history: &facts.history,
                 event_time,
                 started,
+                features,
             },
         )
     }

@@ -5,6 +5,7 @@ use crate::domain::{
     Action, Alert, CaseLog, CustomerSummary, Decision, Millis, Reason, Severity, TimeSource,
     Transaction, WindowSummary,
 };
+use crate::model::FeatureVector;
 use crate::rules::{Signals, Verdict};
 use crate::state::time::to_millis;
 use crate::state::History;
@@ -19,6 +20,8 @@ pub struct Outcome {
     pub decision: Decision,
     pub alert: Option<Alert>,
     pub case: Option<CaseLog>,
+    /// The model's input vector, when the engine computes it.
+    pub features: Option<FeatureVector>,
 }
 
 pub(super) struct Inputs<'a> {
@@ -28,16 +31,19 @@ pub(super) struct Inputs<'a> {
     pub history: &'a History,
     pub event_time: Millis,
     pub started: Instant,
+    pub features: Option<FeatureVector>,
 }
 
 pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
     let reasons = std::mem::take(&mut inputs.verdict.reasons);
     let decision = decision(engine, &inputs, reasons);
+    let features = inputs.features;
     if decision.action == Action::Approve {
         return Outcome {
             decision,
             alert: None,
             case: None,
+            features,
         };
     }
     let alert = alert(&decision);
@@ -46,6 +52,7 @@ pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
         decision,
         alert: Some(alert),
         case: Some(case),
+        features,
     }
 }
 

@@ -98,6 +98,19 @@ impl Rules {
         self.config.ip_denylist.enabled && !self.config.ip_denylist.networks.is_empty()
     }
 
+    /// 2 for a high-risk merchant category or MCC, 1 for elevated, 0 otherwise.
+    pub fn merchant_tier(&self, transaction: &crate::domain::Transaction) -> u8 {
+        let category = transaction.merchant_category.as_deref();
+        let mcc = transaction.mcc.as_deref();
+        if self.high_risk.matches(category, mcc).is_some() {
+            2
+        } else if self.elevated_risk.matches(category, mcc).is_some() {
+            1
+        } else {
+            0
+        }
+    }
+
     pub fn version(&self) -> &str {
         &self.config.version
     }

@@ -8,6 +8,12 @@ use std::net::IpAddr;
 #[derive(Debug, Clone)]
 pub struct Signals<'a> {
     pub transaction: &'a Transaction,
+    /// The transaction's timestamp, or its ingestion time.
+    pub event_time: Millis,
+    /// Where it happened, when known (coordinates or a resolved place).
+    pub position: Option<(f64, f64)>,
+    /// Seconds since the customer's newest earlier transaction (None: first seen).
+    pub seconds_since_last: Option<f64>,
     /// Transactions seen for this customer before this one.
     pub transactions_seen: u32,
     pub mean_amount: f64,

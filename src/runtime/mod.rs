@@ -16,8 +16,7 @@ pub use shutdown::Shutdown;
 pub use work::Work;
 pub use worker::{OutputPort, Worker, WorkerError, WorkerOutputs};
 
-use crate::domain::Decision;
-use crate::engine::{Engine, SystemClock};
+use crate::engine::{Engine, Outcome, SystemClock};
 use crate::sinks::{Output, RecordBatch, SinkConfig, SinkError, SinkReport};
 use crate::sources::{SourceContext, SourceError, SourceReport, TruthBook};
 use crate::state::{SnapshotConfig, SnapshotError, SnapshotStats, StateError, StateStore};
@@ -30,9 +29,9 @@ use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-/// Sees every decision as it is made (the demo's scoring, progress bars).
+/// Sees every outcome as it is made (the demo's scoring, feature taps).
 pub trait Observer: Send + Sync {
-    fn on_decision(&self, decision: &Decision);
+    fn on_outcome(&self, outcome: &Outcome);
 }
 
 #[derive(Default, Clone)]
@@ -49,6 +48,8 @@ pub struct RunOptions {
     pub http: Option<std::net::SocketAddr>,
     /// Shared with the caller (tests read the bound address through it).
     pub telemetry: Option<Arc<Telemetry>>,
+    /// Compute the model's feature vector with every decision (for observers).
+    pub features: bool,
 }
 
 #[derive(Debug, Error)]
@@ -105,7 +106,8 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     };
     let engine = Arc::new(
         Engine::new(state.clone(), topology.rules.clone(), Arc::new(SystemClock))
-            .map_err(RuntimeError::Rules)?,
+            .map_err(RuntimeError::Rules)?
+            .with_features(options.features),
     );
 
     let (outputs, mut sinks) = start_sinks(topology)?;

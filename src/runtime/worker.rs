@@ -79,6 +79,7 @@ impl Worker {
                             let outcome = self.engine.decide(&transaction, ingested_at, started);
                             self.collect(outcome, &mut pending)?;
                         }
+                        self.release_due_labels(&mut pending)?;
                     }
                     Work::Transaction {
                         transaction,
@@ -95,6 +96,7 @@ impl Worker {
                         );
                         trace.stage("encode", || self.collect(outcome, &mut pending))?;
                         traced.push((trace, transaction.transaction_id, decided));
+                        self.release_due_labels(&mut pending)?;
                     }
                     Work::Label(label) => {
                         if let Some(applied) = self.engine.accept_label(label) {
@@ -102,9 +104,6 @@ impl Worker {
                         }
                     }
                 }
-            }
-            for released in self.engine.release_due_labels() {
-                self.count_label(released, &mut pending)?;
             }
             self.send(pending)?;
             // A traced transaction ends once its records are in the sinks' queues.
@@ -119,6 +118,16 @@ impl Worker {
             self.count_label(released, &mut pending)?;
         }
         self.send(pending)
+    }
+
+    /// Labels wait for their report time; the watermark a transaction moved may
+    /// release some. Checked after every transaction (one atomic load when
+    /// none is due), so the order matches the `features` replay exactly.
+    fn release_due_labels(&self, pending: &mut Pending) -> Result<(), WorkerError> {
+        for released in self.engine.release_due_labels() {
+            self.count_label(released, pending)?;
+        }
+        Ok(())
     }
 
     /// Decides as usual, timing the decide and encode stages for the metrics.
@@ -163,7 +172,7 @@ impl Worker {
             pending.cases.push(encode(port, key, case)?);
         }
         if let Some(observer) = &self.observer {
-            observer.on_decision(&outcome.decision);
+            observer.on_outcome(&outcome);
         }
         Ok(())
     }
