@@ -8,6 +8,7 @@ use fraud_detector::codecs::{Codec, CodecKind};
 use fraud_detector::domain::{Decision, Transaction};
 use fraud_detector::engine::{Engine, FixedClock};
 use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
+use fraud_detector::model::{FeatureVector, OnnxScorer};
 use fraud_detector::rules::{Novelty, Rules, RulesConfig, Signals, Travel};
 use fraud_detector::state::{
     Amount, CustomerState, Observation, StateConfig, TerminalRisk, WindowLayout, WindowValue,
@@ -202,6 +203,31 @@ fn bench_state(c: &mut Criterion) {
     group.finish();
 }
 
+/// Needs ONNX Runtime: `FD_ONNXRUNTIME` or scripts/install-onnxruntime.sh.
+fn bench_model(c: &mut Criterion) {
+    let scorer = match OnnxScorer::load(std::path::Path::new("models/fraud-gbt-v1.onnx"), None) {
+        Ok(scorer) => scorer,
+        Err(error) => {
+            eprintln!("model bench skipped: {error}");
+            return;
+        }
+    };
+    let engine = engine().with_features(true);
+    let rows: Vec<FeatureVector> = transactions(4_096)
+        .iter()
+        .filter_map(|tx| engine.decide(tx, 0, Instant::now()).features)
+        .collect();
+    let mut group = c.benchmark_group("model");
+    for batch in [1usize, 32, 256] {
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_function(format!("score_batch_{batch}"), |b| {
+            let mut chunks = rows.chunks(batch).cycle();
+            b.iter(|| scorer.score(chunks.next().unwrap_or(&[])).unwrap())
+        });
+    }
+    group.finish();
+}
+
 fn bench_geo(c: &mut Criterion) {
     let gazetteer = fraud_detector::geo::Gazetteer::embedded();
     let mut group = c.benchmark_group("geo");
@@ -231,6 +257,6 @@ fn bench_geo(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench_decode, bench_state, bench_rules, bench_decide, bench_encode, bench_geo
+    targets = bench_decode, bench_state, bench_rules, bench_decide, bench_encode, bench_geo, bench_model
 }
 criterion_main!(benches);

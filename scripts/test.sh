@@ -4,5 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
+# The model tests load ONNX Runtime from the PyPI wheel, like the detector does.
+FD_ONNXRUNTIME="$PWD/$(scripts/install-onnxruntime.sh)"
+export FD_ONNXRUNTIME
 cargo test --locked --all-targets "$@"
 cargo test --locked --doc

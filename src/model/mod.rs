@@ -3,7 +3,9 @@
 //! `features` command) and serving can never compute a feature differently.
 
 pub mod features;
+mod onnx;
 mod replay;
 
 pub use features::{extract, spec_hash, FeatureVector, FEATURE_COUNT, FEATURE_NAMES};
+pub use onnx::{runtime_library, ModelCard, ModelError, OnnxScorer};
 pub use replay::{replay, ReplayError, ReplayRow};
