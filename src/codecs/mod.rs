@@ -26,6 +26,17 @@ pub enum CodecKind {
     ConfluentAvro,
 }
 
+impl CodecKind {
+    /// Files hold JSON lines or Avro container files; the Confluent wire
+    /// format frames single broker messages and has no place in a file.
+    pub fn file_problem(self) -> Option<String> {
+        (self == CodecKind::ConfluentAvro).then(|| {
+            "codec: confluent_avro frames single messages on a broker; files take json or avro"
+                .to_owned()
+        })
+    }
+}
+
 /// A record type with an Avro schema in `schemas/`.
 pub trait Record: serde::Serialize + serde::de::DeserializeOwned {
     /// The Avro record name, also used in error messages: "Transaction".

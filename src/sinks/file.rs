@@ -24,13 +24,7 @@ pub struct FileSinkConfig {
 
 impl FileSinkConfig {
     pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if self.codec == CodecKind::ConfluentAvro {
-            problems.push(
-                "codec: confluent_avro frames single messages on a broker; files take json or avro"
-                    .into(),
-            );
-        }
+        let mut problems: Vec<String> = self.codec.file_problem().into_iter().collect();
         if self.append && self.codec == CodecKind::Avro {
             problems.push(
                 "append: an Avro container file cannot be appended to; use json or a new path"

@@ -1,6 +1,6 @@
 //! A local file: JSON lines, or an Avro object container file.
 
-use super::lines::{read_json_lines, DEFAULT_MAX_RECORD_BYTES};
+use super::lines::{max_record_bytes_problems, read_json_lines};
 use super::{Source, SourceError, SourceReport, Stream};
 use crate::codecs::{Codec, CodecKind, ContainerReader};
 use crate::domain::{Label, Transaction};
@@ -21,26 +21,14 @@ pub struct FileSourceConfig {
     #[serde(default)]
     pub stream: Stream,
     /// Longer lines are dead-lettered.
-    #[serde(default = "default_max_record_bytes")]
+    #[serde(default = "super::lines::default_max_record_bytes")]
     pub max_record_bytes: usize,
-}
-
-fn default_max_record_bytes() -> usize {
-    DEFAULT_MAX_RECORD_BYTES
 }
 
 impl FileSourceConfig {
     pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if self.codec == CodecKind::ConfluentAvro {
-            problems.push(
-                "codec: confluent_avro frames single messages on a broker; files take json or avro"
-                    .into(),
-            );
-        }
-        if self.max_record_bytes == 0 {
-            problems.push("max_record_bytes: must be at least 1".into());
-        }
+        let mut problems: Vec<String> = self.codec.file_problem().into_iter().collect();
+        problems.extend(max_record_bytes_problems(self.max_record_bytes));
         if let Err(error) = File::open(&self.path) {
             problems.push(format!(
                 "path: cannot open {}: {error}",

@@ -8,6 +8,20 @@ use std::io::{self, BufRead, BufReader, Read};
 /// Lines longer than this are dead-lettered, not buffered whole.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 
+/// The serde default of every line-reading source's `max_record_bytes`.
+pub fn default_max_record_bytes() -> usize {
+    DEFAULT_MAX_RECORD_BYTES
+}
+
+/// Problems with a line-reading source's `max_record_bytes`.
+pub fn max_record_bytes_problems(max_record_bytes: usize) -> Vec<String> {
+    if max_record_bytes == 0 {
+        vec!["max_record_bytes: must be at least 1".into()]
+    } else {
+        Vec::new()
+    }
+}
+
 enum Line {
     End,
     Complete,

@@ -1,6 +1,6 @@
 //! JSON lines on standard input.
 
-use super::lines::{read_json_lines, DEFAULT_MAX_RECORD_BYTES};
+use super::lines::{max_record_bytes_problems, read_json_lines};
 use super::{Source, SourceError, SourceReport, Stream};
 use crate::codecs::{Codec, CodecKind};
 use crate::runtime::{Router, Shutdown};
@@ -13,21 +13,13 @@ pub struct StdinSourceConfig {
     #[serde(default)]
     pub stream: Stream,
     /// Longer lines are dead-lettered.
-    #[serde(default = "default_max_record_bytes")]
+    #[serde(default = "super::lines::default_max_record_bytes")]
     pub max_record_bytes: usize,
-}
-
-fn default_max_record_bytes() -> usize {
-    DEFAULT_MAX_RECORD_BYTES
 }
 
 impl StdinSourceConfig {
     pub fn problems(&self) -> Vec<String> {
-        if self.max_record_bytes == 0 {
-            vec!["max_record_bytes: must be at least 1".into()]
-        } else {
-            Vec::new()
-        }
+        max_record_bytes_problems(self.max_record_bytes)
     }
 
     pub(super) fn build(&self) -> StdinSource {
