@@ -7,5 +7,8 @@ source scripts/bootstrap.sh
 # The model tests load ONNX Runtime from the PyPI wheel, like the detector does.
 FD_ONNXRUNTIME="$PWD/$(scripts/install-onnxruntime.sh)"
 export FD_ONNXRUNTIME
+# Local AWS services (S3, DynamoDB, SES) for the integration tests.
+FD_MOTO_SERVER="$(scripts/install-moto.sh)"
+export FD_MOTO_SERVER
 cargo test --locked --all-targets "$@"
 cargo test --locked --doc

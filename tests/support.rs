@@ -27,3 +27,75 @@ pub fn read_json_lines(path: &Path) -> Vec<serde_json::Value> {
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
 }
+
+/// A server process the test started on a loopback port; killed (by pid) on drop.
+pub struct LocalServer {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl LocalServer {
+    /// Starts `command` and waits until `port` accepts connections.
+    pub fn start(mut command: std::process::Command, port: u16, what: &str) -> LocalServer {
+        command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {what}: {error}"));
+        let server = LocalServer { port, child };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} did not listen on 127.0.0.1:{port} within 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+/// Path of a tool that scripts/test.sh installed and exported as `variable`.
+pub fn installed_tool(variable: &str, script: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
+        panic!("{variable} is not set: run the tests through scripts/test.sh, or set it to the output of {script}")
+    })
+}
+
+/// moto in server mode (S3, DynamoDB, SES) on a fresh loopback port.
+pub fn moto() -> LocalServer {
+    let program = installed_tool("FD_MOTO_SERVER", "scripts/install-moto.sh");
+    let port = free_port();
+    let mut command = std::process::Command::new(program);
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    LocalServer::start(command, port, "moto_server")
+}

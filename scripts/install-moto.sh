@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs moto in server mode (local S3, DynamoDB, SES for the tests) into
+# .venv-moto/ and prints the path of its `moto_server` program.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version="${FD_MOTO_VERSION:-5.2.5}"
+venv=.venv-moto
+if [ ! -x "$venv/bin/moto_server" ]; then
+    python3 -m venv "$venv"
+    echo '*' > "$venv/.gitignore"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$version" >&2
+fi
+echo "$PWD/$venv/bin/moto_server"
