@@ -6,8 +6,8 @@ use apache_avro::schema::{RecordSchema, Schema};
 use apache_avro::types::Value;
 use fraud_detector::codecs::{Codec, CodecKind, Record};
 use fraud_detector::domain::{
-    Action, Alert, CaseLog, Channel, CustomerSummary, DeadLetter, Decision, Label, Reason,
-    ReasonCode, RejectKind, Severity, TimeSource, Transaction, WindowSummary,
+    Action, Alert, CaseLog, Channel, Contribution, CustomerSummary, DeadLetter, Decision, Label,
+    Reason, ReasonCode, RejectKind, Severity, TimeSource, Transaction, WindowSummary,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -111,6 +111,17 @@ fn full_decision() -> Decision {
         decided_at: NOW + 2,
         latency_us: 143,
         rules_version: "rules-2025-12".into(),
+        model_score: Some(0.9312),
+        model_version: Some("fraud-gbt-v1@0a1b2c3d".into()),
+        model_risk: Some(93),
+        model_contributions: vec![Contribution {
+            feature: "travel_speed_log".into(),
+            value: 8.9,
+            typical: -1.0,
+            contribution: 0.41,
+        }],
+        shadow_score: Some(0.88),
+        shadow_version: Some("fraud-gbt-v2@4e5f6a7b".into()),
     }
 }
 
@@ -121,6 +132,12 @@ fn minimal_decision() -> Decision {
         action: Action::Approve,
         time_source: TimeSource::Ingestion,
         late: false,
+        model_score: None,
+        model_version: None,
+        model_risk: None,
+        model_contributions: vec![],
+        shadow_score: None,
+        shadow_version: None,
         ..full_decision()
     }
 }

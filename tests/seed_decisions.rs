@@ -4,6 +4,7 @@
 
 use fraud_detector::domain::{Action, ReasonCode, Transaction};
 use fraud_detector::engine::{Engine, FixedClock, Outcome};
+use fraud_detector::model::{ModelConfig, ModelSlot};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -79,11 +80,46 @@ fn assert_medium_risk(outcome: &Outcome) {
     assert!(outcome.case.is_some() && outcome.alert.is_some());
 }
 
+/// The committed model beside the rules: seed 003's outcomes must not change.
+fn engine_with_model() -> Engine {
+    let config = ModelConfig::at("models/fraud-gbt-v1.onnx");
+    let slot = ModelSlot::load(&config, (40, 80), 1).unwrap_or_else(|error| panic!("{error}"));
+    engine().with_model(Arc::new(slot))
+}
+
 #[test]
 fn seed_transactions_without_history() {
+    without_history(engine);
+}
+
+#[test]
+fn seed_transactions_without_history_with_the_model() {
+    let outcomes = without_history(engine_with_model);
+    for outcome in &outcomes {
+        let decision = &outcome.decision;
+        assert!(decision
+            .model_version
+            .as_deref()
+            .unwrap()
+            .starts_with("fraud-gbt-v1@"));
+        assert!(decision.risk_score >= decision.model_risk.unwrap());
+    }
+}
+
+#[test]
+fn seed_transactions_after_plausible_history() {
+    after_plausible_history(engine);
+}
+
+#[test]
+fn seed_transactions_after_plausible_history_with_the_model() {
+    after_plausible_history(engine_with_model);
+}
+
+fn without_history(make: fn() -> Engine) -> Vec<Outcome> {
     let seeds = seeds();
     // Each on a fresh engine: no state at all, only the transactions' hints.
-    let outcomes: Vec<Outcome> = seeds.iter().map(|seed| decide(&engine(), seed)).collect();
+    let outcomes: Vec<Outcome> = seeds.iter().map(|seed| decide(&make(), seed)).collect();
     assert_low_risk(&outcomes[0]);
     assert_high_risk(&outcomes[1]);
     assert_medium_risk(&outcomes[2]);
@@ -98,6 +134,7 @@ fn seed_transactions_without_history() {
         .find(|r| r.code == ReasonCode::ImpossibleTravel)
         .unwrap();
     assert!(travel.detail.contains("hint"), "{}", travel.detail);
+    outcomes
 }
 
 /// A customer's past: `(minutes before the seed, amount, place, device, ip, merchant, category)`.
@@ -144,11 +181,10 @@ fn seattle_shopper(engine: &Engine) {
     replay(engine, "C-12345", &past);
 }
 
-#[test]
-fn seed_transactions_after_plausible_history() {
+fn after_plausible_history(make: fn() -> Engine) {
     let seeds = seeds();
 
-    let low = engine();
+    let low = make();
     seattle_shopper(&low);
     let outcome = decide(&low, &seeds[0]);
     assert_low_risk(&outcome);
@@ -157,7 +193,7 @@ fn seed_transactions_after_plausible_history() {
         "the device is known"
     );
 
-    let high = engine();
+    let high = make();
     seattle_shopper(&high);
     // Then a coffee in New York half an hour before the seed, on the known phone.
     replay(
@@ -187,7 +223,7 @@ fn seed_transactions_after_plausible_history() {
         travel.detail
     );
 
-    let medium = engine();
+    let medium = make();
     let past: Vec<_> = (1..=10)
         .rev()
         .map(|day| {

@@ -36,6 +36,9 @@ pub struct DemoArgs {
     /// Use this topology instead of the embedded demo (its first source must be a generator).
     #[arg(long, short)]
     topology: Option<PathBuf>,
+    /// Score with this ONNX model as well as the rules (e.g. models/fraud-gbt-v1.onnx).
+    #[arg(long, env = "FD_MODEL")]
+    model: Option<PathBuf>,
 }
 
 pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -94,6 +97,9 @@ fn demo_topology(args: &DemoArgs) -> anyhow::Result<Topology> {
         ),
     };
     let mut topology = Topology::parse_with(&text, Path::new(&file), lookup)?;
+    if let Some(model) = &args.model {
+        topology.model = Some(fraud_detector::model::ModelConfig::at(model));
+    }
     if let Some(workers) = args.workers {
         topology.engine.workers = workers;
     }

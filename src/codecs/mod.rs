@@ -338,6 +338,12 @@ mod tests {
             decided_at: EPOCH_2025_12_01 + 3,
             latency_us: 180,
             rules_version: "v1".into(),
+            model_score: None,
+            model_version: None,
+            model_risk: None,
+            model_contributions: vec![],
+            shadow_score: None,
+            shadow_version: None,
         }
     }
 

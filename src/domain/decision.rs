@@ -117,6 +117,35 @@ pub struct Decision {
     /// Microseconds from reading the record to deciding it.
     pub latency_us: i64,
     pub rules_version: String,
+    /// The model's fraud probability (0-1), when a model scored it.
+    #[serde(default)]
+    pub model_score: Option<f64>,
+    /// `<name>@<hash>` of the model that scored it.
+    #[serde(default)]
+    pub model_version: Option<String>,
+    /// The model's probability on the 0-100 risk scale; `risk_score` is the
+    /// larger of this and the rules' points.
+    #[serde(default)]
+    pub model_risk: Option<i32>,
+    /// The features that moved the model's score most (REVIEW and BLOCK).
+    #[serde(default)]
+    pub model_contributions: Vec<Contribution>,
+    /// A candidate model's probability, recorded and never acted on.
+    #[serde(default)]
+    pub shadow_score: Option<f64>,
+    #[serde(default)]
+    pub shadow_version: Option<String>,
+}
+
+/// How much one feature moved the model's score: the score minus the score
+/// with the feature replaced by its typical training value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contribution {
+    pub feature: String,
+    pub value: f64,
+    /// The training median it was compared with.
+    pub typical: f64,
+    pub contribution: f64,
 }
 
 impl Decision {

@@ -12,7 +12,8 @@ pub use place::{distance_km, locate, Located};
 
 use crate::domain::{Action, Label, Millis, Transaction};
 use crate::geo::Gazetteer;
-use crate::rules::{Novelty, Rules, RulesConfig, Signals, Travel};
+use crate::model::{FeatureVector, ModelOpinion, ModelSlot};
+use crate::rules::{Novelty, Rules, RulesConfig, Signals, Travel, Verdict};
 use crate::state::time::{to_millis, to_secs, Secs};
 use crate::state::{
     keys, Amount, History, LabelEffect, Observation, RecentTransaction, Seen, StateError,
@@ -28,6 +29,27 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Compute the model's feature vector with every decision.
     features: bool,
+    /// Scores every transaction alongside the rules.
+    model: Option<Arc<ModelSlot>>,
+}
+
+/// A transaction seen by state and judged by the rules, before the model
+/// has scored it and before the customer's profile learns from it.
+pub struct Assessment<'a> {
+    transaction: &'a Transaction,
+    signals: Signals<'a>,
+    verdict: Verdict,
+    facts: CustomerFacts,
+    customer_key: u64,
+    event_time: Millis,
+    started: Instant,
+    features: Option<FeatureVector>,
+}
+
+impl Assessment<'_> {
+    pub fn customer_id(&self) -> &str {
+        &self.transaction.customer_id
+    }
 }
 
 /// What the customer's state contributed, gathered under its lock.
@@ -56,6 +78,7 @@ impl Engine {
             gazetteer: Gazetteer::embedded(),
             clock,
             features: false,
+            model: None,
         })
     }
 
@@ -71,6 +94,16 @@ impl Engine {
     pub fn with_features(mut self, features: bool) -> Engine {
         self.features = features;
         self
+    }
+
+    /// Score with a model as well as the rules.
+    pub fn with_model(mut self, model: Arc<ModelSlot>) -> Engine {
+        self.model = Some(model);
+        self
+    }
+
+    pub fn model(&self) -> Option<&Arc<ModelSlot>> {
+        self.model.as_ref()
     }
 
     pub fn state(&self) -> &Arc<StateStore> {
@@ -90,6 +123,27 @@ impl Engine {
         ingested_at: Millis,
         started: Instant,
     ) -> Outcome {
+        let assessment = self.assess(transaction, ingested_at, started);
+        match &self.model {
+            None => self.conclude(assessment, None),
+            Some(_) => self
+                .conclude_all(vec![assessment])
+                .pop()
+                .expect("one assessment in, one outcome out"),
+        }
+    }
+
+    /// The first half of a decision: state observes the transaction and the
+    /// rules judge it. Assessments of different customers may be gathered
+    /// and scored by the model together (`conclude_all`); a customer's next
+    /// transaction must wait until this one is concluded, because its
+    /// profile learns only then.
+    pub fn assess<'a>(
+        &self,
+        transaction: &'a Transaction,
+        ingested_at: Millis,
+        started: Instant,
+    ) -> Assessment<'a> {
         let event_time = transaction.timestamp.unwrap_or(ingested_at);
         let at = to_secs(event_time);
         let located = locate(self.gazetteer, transaction);
@@ -138,9 +192,69 @@ impl Engine {
             ingestion_time: transaction.timestamp.is_none(),
         };
         let verdict = self.rules.judge(&signals);
-        let features = self
-            .features
+        let features = (self.features || self.model.is_some())
             .then(|| crate::model::extract(&signals, self.rules.merchant_tier(transaction)));
+        Assessment {
+            transaction,
+            signals,
+            verdict,
+            facts,
+            customer_key,
+            event_time,
+            started,
+            features,
+        }
+    }
+
+    /// Scores the assessments in one model call (when there is a model) and
+    /// concludes each, in order. At most one assessment per customer.
+    pub fn conclude_all(&self, assessments: Vec<Assessment>) -> Vec<Outcome> {
+        let Some(slot) = &self.model else {
+            return assessments
+                .into_iter()
+                .map(|assessment| self.conclude(assessment, None))
+                .collect();
+        };
+        let rows: Vec<FeatureVector> = assessments
+            .iter()
+            .map(|assessment| {
+                assessment
+                    .features
+                    .unwrap_or([0.0; crate::model::FEATURE_COUNT])
+            })
+            .collect();
+        let mut opinions = slot.opinions(&rows).into_iter();
+        assessments
+            .into_iter()
+            .map(|assessment| {
+                let opinion = opinions.next().flatten();
+                self.conclude(assessment, opinion)
+            })
+            .collect()
+    }
+
+    /// The second half: the model's opinion joins the rules' verdict, the
+    /// profile learns from an approved transaction, the records are made.
+    pub fn conclude(&self, assessment: Assessment, opinion: Option<ModelOpinion>) -> Outcome {
+        let Assessment {
+            transaction,
+            signals,
+            mut verdict,
+            facts,
+            customer_key,
+            event_time,
+            started,
+            features,
+        } = assessment;
+        if let Some(opinion) = &opinion {
+            // The model can raise the risk, never lower it: the rules' hard
+            // blocks and points stand.
+            verdict.risk_score = verdict.risk_score.max(opinion.risk);
+            verdict.action = verdict
+                .action
+                .max(self.rules.action_for(verdict.risk_score));
+        }
+        let opinion = opinion.map(|opinion| self.explained(opinion, &verdict, features.as_ref()));
         if verdict.action == Action::Approve {
             self.state
                 .customer_mut(customer_key)
@@ -155,9 +269,26 @@ impl Engine {
                 history: &facts.history,
                 event_time,
                 started,
-                features,
+                features: features.filter(|_| self.features),
+                model: opinion,
             },
         )
+    }
+
+    /// Adds the feature contributions to a REVIEW or BLOCK.
+    fn explained(
+        &self,
+        mut opinion: ModelOpinion,
+        verdict: &Verdict,
+        features: Option<&FeatureVector>,
+    ) -> ModelOpinion {
+        if verdict.action == Action::Approve {
+            return opinion;
+        }
+        if let (Some(slot), Some(row)) = (&self.model, features) {
+            opinion.contributions = slot.explain(&opinion, row);
+        }
+        opinion
     }
 
     fn observation(&self, transaction: &Transaction, at: Secs, located: &Located) -> Observation {

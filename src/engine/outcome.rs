@@ -5,7 +5,7 @@ use crate::domain::{
     Action, Alert, CaseLog, CustomerSummary, Decision, Millis, Reason, Severity, TimeSource,
     Transaction, WindowSummary,
 };
-use crate::model::FeatureVector;
+use crate::model::{FeatureVector, ModelOpinion};
 use crate::rules::{Signals, Verdict};
 use crate::state::time::to_millis;
 use crate::state::History;
@@ -32,6 +32,7 @@ pub(super) struct Inputs<'a> {
     pub event_time: Millis,
     pub started: Instant,
     pub features: Option<FeatureVector>,
+    pub model: Option<ModelOpinion>,
 }
 
 pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
@@ -59,6 +60,7 @@ pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
 fn decision(engine: &Engine, inputs: &Inputs, reasons: Vec<Reason>) -> Decision {
     let transaction = inputs.transaction;
     let decided_at = engine.now();
+    let model = inputs.model.as_ref();
     Decision {
         decision_id: format!("dec-{}", transaction.transaction_id),
         transaction_id: transaction.transaction_id.clone(),
@@ -78,7 +80,17 @@ fn decision(engine: &Engine, inputs: &Inputs, reasons: Vec<Reason>) -> Decision 
         decided_at,
         latency_us: inputs.started.elapsed().as_micros().min(i64::MAX as u128) as i64,
         rules_version: engine.rules().version().to_owned(),
+        model_score: model.map(|opinion| round4(opinion.score as f64)),
+        model_version: model.map(|opinion| opinion.model.version().to_string()),
+        model_risk: model.map(|opinion| opinion.risk),
+        model_contributions: model.map_or_else(Vec::new, |opinion| opinion.contributions.clone()),
+        shadow_score: model.and_then(|opinion| Some(round4(opinion.shadow.as_ref()?.0 as f64))),
+        shadow_version: model.and_then(|opinion| Some(opinion.shadow.as_ref()?.1.to_string())),
     }
+}
+
+fn round4(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
 }
 
 fn severity(decision: &Decision) -> Severity {
@@ -107,20 +119,36 @@ fn alert(decision: &Decision) -> Alert {
 
 /// "BLOCK, risk 100: IMPOSSIBLE_TRAVEL (7510 km ...); NEW_DEVICE (...)".
 fn summary(decision: &Decision) -> String {
-    let scored: Vec<String> = decision
+    let mut parts: Vec<String> = decision
         .reasons
         .iter()
         .filter(|reason| reason.points != 0)
         .map(|reason: &Reason| format!("{} ({})", reason.code.as_str(), reason.detail))
         .collect();
+    if let (Some(score), Some(risk)) = (decision.model_score, decision.model_risk) {
+        let drivers: Vec<&str> = decision
+            .model_contributions
+            .iter()
+            .filter(|contribution| contribution.contribution > 0.0)
+            .map(|contribution| contribution.feature.as_str())
+            .collect();
+        let drivers = if drivers.is_empty() {
+            String::new()
+        } else {
+            format!(", driven by {}", drivers.join(", "))
+        };
+        parts.push(format!(
+            "MODEL (fraud probability {score:.2}, risk {risk}{drivers})"
+        ));
+    }
     format!(
         "{}, risk {}: {}",
         decision.action.as_str(),
         decision.risk_score,
-        if scored.is_empty() {
+        if parts.is_empty() {
             "hard rule".to_owned()
         } else {
-            scored.join("; ")
+            parts.join("; ")
         }
     )
 }

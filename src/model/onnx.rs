@@ -3,6 +3,8 @@
 //! `load-dynamic`): the PyPI `onnxruntime` wheel's, installed by
 //! `scripts/install-onnxruntime.sh`, or the one `FD_ONNXRUNTIME` names.
 
+use super::calibration::ProbabilityThresholds;
+use super::reference::References;
 use super::{spec_hash, FeatureVector, FEATURE_COUNT, FEATURE_NAMES};
 use ort::environment::Environment;
 use ort::session::Session;
@@ -28,6 +30,8 @@ pub enum ModelError {
     },
     #[error("model {path}: {detail}")]
     Load { path: PathBuf, detail: String },
+    #[error("model reload did not finish: {0}")]
+    Interrupted(String),
     #[error("scoring with {model} failed: {detail}")]
     Score { model: String, detail: String },
 }
@@ -39,6 +43,13 @@ pub struct ModelCard {
     pub feature_names: Vec<String>,
     pub feature_spec_hash: String,
     pub onnx: OnnxInterface,
+    /// Probability thresholds for REVIEW and BLOCK, chosen on validation data.
+    pub thresholds: ProbabilityThresholds,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// The training window's histograms, for drift and explanations.
+    #[serde(default)]
+    pub reference_histograms: References,
 }
 
 /// The graph's tensor names, as the training script exported them.
@@ -75,13 +86,23 @@ impl ModelCard {
 
 pub struct OnnxScorer {
     card: ModelCard,
-    /// `Session::run` takes `&mut self`; a worker scores whole batches at once.
-    session: Mutex<Session>,
+    /// `Session::run` takes `&mut self`: one session per worker, so workers
+    /// scoring at the same time do not queue behind one lock.
+    sessions: Vec<Mutex<Session>>,
 }
 
 impl OnnxScorer {
     /// Loads and checks `models/<name>.onnx` beside its `<name>.json` card.
     pub fn load(model: &Path, runtime: Option<&Path>) -> Result<OnnxScorer, ModelError> {
+        OnnxScorer::load_sessions(model, runtime, 1)
+    }
+
+    /// As `load`, with `sessions` independent sessions of the same model.
+    pub fn load_sessions(
+        model: &Path,
+        runtime: Option<&Path>,
+        sessions: usize,
+    ) -> Result<OnnxScorer, ModelError> {
         let card = ModelCard::read(&model.with_extension("json"))?;
         card.check()?;
         let environment = environment(runtime)?;
@@ -89,14 +110,16 @@ impl OnnxScorer {
             path: model.to_owned(),
             detail,
         };
-        let session = Session::builder(environment)
-            .and_then(|builder| builder.with_intra_threads(1).map_err(Into::into))
-            .and_then(|mut builder| builder.commit_from_file(model))
-            .map_err(|error| load_error(error.to_string()))?;
-        Ok(OnnxScorer {
-            card,
-            session: Mutex::new(session),
-        })
+        let sessions = (0..sessions.max(1))
+            .map(|_| {
+                Session::builder(environment)
+                    .and_then(|builder| builder.with_intra_threads(1).map_err(Into::into))
+                    .and_then(|mut builder| builder.commit_from_file(model))
+                    .map(Mutex::new)
+                    .map_err(|error| load_error(error.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(OnnxScorer { card, sessions })
     }
 
     pub fn card(&self) -> &ModelCard {
@@ -115,10 +138,7 @@ impl OnnxScorer {
         let flat: Vec<f32> = rows.iter().flatten().copied().collect();
         let input = Tensor::from_array(([rows.len(), FEATURE_COUNT], flat))
             .map_err(|error| score_error(error.to_string()))?;
-        let mut session = self
-            .session
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut session = self.free_session();
         let outputs = session
             .run(ort::inputs![self.card.onnx.input_name.as_str() => input])
             .map_err(|error| score_error(error.to_string()))?;
@@ -136,6 +156,20 @@ impl OnnxScorer {
         // [rows, 2]: the second column is the fraud class.
         let columns = shape.get(1).copied().unwrap_or(1).max(1) as usize;
         Ok(values.chunks(columns).map(|row| row[columns - 1]).collect())
+    }
+}
+
+impl OnnxScorer {
+    /// An idle session if there is one, else waits for the first.
+    fn free_session(&self) -> std::sync::MutexGuard<'_, Session> {
+        self.sessions
+            .iter()
+            .find_map(|session| session.try_lock().ok())
+            .unwrap_or_else(|| {
+                self.sessions[0]
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+            })
     }
 }
 

@@ -126,16 +126,25 @@ impl Rules {
         self.verdict(fired)
     }
 
-    fn verdict(&self, fired: Fired) -> Verdict {
-        let total: i32 = fired.reasons.iter().map(|reason| reason.points).sum();
-        let risk_score = total.clamp(0, 100);
+    /// The action a risk score calls for on its own, without hard rules.
+    pub fn action_for(&self, risk_score: i32) -> Action {
         let thresholds = self.config.thresholds;
-        let action = if fired.hard_block || risk_score >= thresholds.block {
+        if risk_score >= thresholds.block {
             Action::Block
         } else if risk_score >= thresholds.review {
             Action::Review
         } else {
             Action::Approve
+        }
+    }
+
+    fn verdict(&self, fired: Fired) -> Verdict {
+        let total: i32 = fired.reasons.iter().map(|reason| reason.points).sum();
+        let risk_score = total.clamp(0, 100);
+        let action = if fired.hard_block {
+            Action::Block
+        } else {
+            self.action_for(risk_score)
         };
         Verdict {
             risk_score,

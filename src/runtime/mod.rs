@@ -6,6 +6,7 @@
 //! sources; everything already read is decided, written and flushed, state
 //! is snapshotted, and the run returns normally.
 
+mod model_reloads;
 mod router;
 mod shutdown;
 mod work;
@@ -17,6 +18,7 @@ pub use work::Work;
 pub use worker::{OutputPort, Worker, WorkerError, WorkerOutputs};
 
 use crate::engine::{Engine, Outcome, SystemClock};
+use crate::model::ModelSlot;
 use crate::sinks::{Output, RecordBatch, SinkConfig, SinkError, SinkReport};
 use crate::sources::{SourceContext, SourceError, SourceReport, TruthBook};
 use crate::state::{SnapshotConfig, SnapshotError, SnapshotStats, StateError, StateStore};
@@ -70,6 +72,8 @@ pub enum RuntimeError {
     Http(#[from] crate::telemetry::HttpError),
     #[error("{0}")]
     Traces(#[from] crate::telemetry::TracesError),
+    #[error("model: {0}")]
+    Model(#[from] crate::model::ModelError),
     #[error("a pipeline thread panicked: {0}")]
     Panicked(String),
     #[error("cannot start thread {0}: {1}")]
@@ -104,11 +108,15 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
         Some(config) => restore(&state, config).await?,
         None => None,
     };
-    let engine = Arc::new(
-        Engine::new(state.clone(), topology.rules.clone(), Arc::new(SystemClock))
-            .map_err(RuntimeError::Rules)?
-            .with_features(options.features),
-    );
+    let mut engine = Engine::new(state.clone(), topology.rules.clone(), Arc::new(SystemClock))
+        .map_err(RuntimeError::Rules)?
+        .with_features(options.features);
+    let model = load_model(topology).await?;
+    if let Some(model) = &model {
+        telemetry.attach_model(model.clone());
+        engine = engine.with_model(model.clone());
+    }
+    let engine = Arc::new(engine);
 
     let (outputs, mut sinks) = start_sinks(topology)?;
     let (worker_inputs, workers) =
@@ -135,6 +143,9 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     drop((worker_inputs, dead_letters));
 
     let (stop_maintenance, maintenance) = start_maintenance(state.clone(), snapshot_config.clone());
+    let reloads = model.map(|model| {
+        model_reloads::start(model, options.handle_signals, stop_maintenance.subscribe())
+    });
     if options.handle_signals {
         tokio::spawn(stop_on_signal(options.shutdown.clone(), telemetry.clone()));
     }
@@ -149,6 +160,9 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     }
     let _ = stop_maintenance.send(true);
     let _ = maintenance.await;
+    if let Some(reloads) = reloads {
+        let _ = reloads.await;
+    }
 
     // Report the first failure, but only after everything read was drained.
     let mut sources_done = Vec::new();
@@ -174,6 +188,28 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
         restored,
         snapshot,
     })
+}
+
+/// Loads, checks and warms the topology's model before any transaction is
+/// read: a missing runtime library or a mismatched model fails the start.
+async fn load_model(topology: &Topology) -> Result<Option<Arc<ModelSlot>>, RuntimeError> {
+    let Some(config) = topology.model.clone() else {
+        return Ok(None);
+    };
+    let thresholds = topology.rules.thresholds;
+    let sessions = topology.engine.workers.max(1);
+    let slot = tokio::task::spawn_blocking(move || {
+        ModelSlot::load(&config, (thresholds.review, thresholds.block), sessions)
+    })
+    .await
+    .map_err(|error| RuntimeError::Panicked(error.to_string()))??;
+    let set = slot.current();
+    tracing::info!(
+        version = %set.primary.version(),
+        shadow = set.shadow.as_ref().map(|shadow| shadow.version().to_string()),
+        "model loaded"
+    );
+    Ok(Some(Arc::new(slot)))
 }
 
 type SinkTasks = JoinSet<(Output, Result<SinkReport, SinkError>)>;

@@ -5,12 +5,14 @@ use super::work::Work;
 use super::Observer;
 use crate::codecs::{Codec, Record as Encodable};
 use crate::domain::{Action, DeadLetter, Label, RejectKind};
-use crate::engine::{Engine, Outcome};
+use crate::engine::{Assessment, Engine, Outcome};
 use crate::sinks::{Output, Record, RecordBatch};
 use crate::state::{LabelEffect, StateError};
-use crate::telemetry::{Counters, Stage, Telemetry, STAGE_SAMPLE_EVERY};
+use crate::telemetry::{Counters, Stage, Telemetry, TransactionTrace, STAGE_SAMPLE_EVERY};
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
@@ -57,59 +59,62 @@ pub struct Worker {
     pub observer: Option<Arc<dyn Observer>>,
 }
 
+/// Transactions of distinct customers, assessed and waiting to be scored
+/// together: a customer's next transaction closes the round, because it must
+/// see what this one taught the profile.
+#[derive(Default)]
+struct Round<'a> {
+    assessments: Vec<Assessment<'a>>,
+    traces: Vec<Option<TransactionTrace>>,
+    customers: HashSet<u64>,
+    assess_time: Duration,
+}
+
 impl Worker {
     /// Runs until every router has hung up, then returns.
     pub fn run(self, mut input: mpsc::Receiver<Vec<Work>>) -> Result<(), WorkerError> {
-        let mut decided = 0u64;
-        while let Some(batch) = input.blocking_recv() {
+        let mut batches = 0u64;
+        while let Some(mut batch) = input.blocking_recv() {
+            batches += 1;
+            let timed = batches % STAGE_SAMPLE_EVERY == 0;
+            let traces: Vec<Option<TransactionTrace>> = batch.iter_mut().map(take_trace).collect();
             let mut pending = Pending::default();
-            let mut traced = Vec::new();
-            for work in batch {
+            let mut round = Round::default();
+            for (work, trace) in batch.iter().zip(traces) {
                 match work {
                     Work::Transaction {
                         transaction,
                         ingested_at,
                         started,
-                        trace: None,
+                        ..
                     } => {
-                        decided += 1;
-                        if decided % STAGE_SAMPLE_EVERY == 0 {
-                            self.decide_timed(&transaction, ingested_at, started, &mut pending)?;
-                        } else {
-                            let outcome = self.engine.decide(&transaction, ingested_at, started);
-                            self.collect(outcome, &mut pending)?;
+                        let customer = crate::state::keys::key(&transaction.customer_id);
+                        if round.customers.contains(&customer) {
+                            self.conclude(std::mem::take(&mut round), timed, &mut pending)?;
                         }
-                        self.release_due_labels(&mut pending)?;
-                    }
-                    Work::Transaction {
-                        transaction,
-                        ingested_at,
-                        started,
-                        trace: Some(trace),
-                    } => {
-                        let outcome = trace.stage("decide", || {
-                            self.engine.decide(&transaction, ingested_at, started)
-                        });
-                        let decided = (
-                            outcome.decision.action.as_str(),
-                            outcome.decision.risk_score,
-                        );
-                        trace.stage("encode", || self.collect(outcome, &mut pending))?;
-                        traced.push((trace, transaction.transaction_id, decided));
+                        let begun = Instant::now();
+                        let assess = || self.engine.assess(transaction, *ingested_at, *started);
+                        let assessment = match &trace {
+                            Some(trace) => trace.stage("decide", assess),
+                            None => assess(),
+                        };
+                        round.assess_time += begun.elapsed();
+                        round.customers.insert(customer);
+                        round.assessments.push(assessment);
+                        round.traces.push(trace);
                         self.release_due_labels(&mut pending)?;
                     }
                     Work::Label(label) => {
-                        if let Some(applied) = self.engine.accept_label(label) {
+                        // A label lands between the transactions around it.
+                        self.conclude(std::mem::take(&mut round), timed, &mut pending)?;
+                        if let Some(applied) = self.engine.accept_label(label.clone()) {
                             self.count_label(applied, &mut pending)?;
                         }
                     }
                 }
             }
+            self.conclude(round, timed, &mut pending)?;
             self.send(pending)?;
-            // A traced transaction ends once its records are in the sinks' queues.
-            for (trace, transaction_id, (action, risk_score)) in traced {
-                trace.finish(&transaction_id, action, risk_score);
-            }
         }
         // The first worker to finish applies the labels still waiting for a
         // report time that no transaction reached: none may be lost.
@@ -120,6 +125,54 @@ impl Worker {
         self.send(pending)
     }
 
+    /// Scores the round in one model call, then encodes each outcome in order.
+    fn conclude(
+        &self,
+        round: Round,
+        timed: bool,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        let count = round.assessments.len();
+        if count == 0 {
+            return Ok(());
+        }
+        let began = (SystemTime::now(), Instant::now());
+        let outcomes = self.engine.conclude_all(round.assessments);
+        let scored = (SystemTime::now(), Instant::now());
+        for (outcome, trace) in outcomes.into_iter().zip(round.traces) {
+            match trace {
+                None => self.collect(outcome, pending)?,
+                Some(trace) => {
+                    if self.engine.model().is_some() {
+                        trace.record("score", began.0, scored.0);
+                    }
+                    let decided = (
+                        outcome.decision.action.as_str(),
+                        outcome.decision.risk_score,
+                    );
+                    let transaction_id = outcome.decision.transaction_id.clone();
+                    trace.stage("encode", || self.collect(outcome, pending))?;
+                    // A traced transaction ends once its records are in the sinks' queues.
+                    trace.finish(&transaction_id, decided.0, decided.1);
+                }
+            }
+        }
+        if timed {
+            let per_transaction = |elapsed: Duration| elapsed.as_nanos() as u64 / count as u64;
+            let stage = |stage, elapsed| {
+                self.telemetry
+                    .stage(stage)
+                    .record_ns(per_transaction(elapsed))
+            };
+            stage(Stage::Decide, round.assess_time);
+            if self.engine.model().is_some() {
+                stage(Stage::Score, scored.1 - began.1);
+            }
+            stage(Stage::Encode, scored.1.elapsed());
+        }
+        Ok(())
+    }
+
     /// Labels wait for their report time; the watermark a transaction moved may
     /// release some. Checked after every transaction (one atomic load when
     /// none is due), so the order matches the `features` replay exactly.
@@ -127,28 +180,6 @@ impl Worker {
         for released in self.engine.release_due_labels() {
             self.count_label(released, pending)?;
         }
-        Ok(())
-    }
-
-    /// Decides as usual, timing the decide and encode stages for the metrics.
-    fn decide_timed(
-        &self,
-        transaction: &crate::domain::Transaction,
-        ingested_at: crate::domain::Millis,
-        started: std::time::Instant,
-        pending: &mut Pending,
-    ) -> Result<(), WorkerError> {
-        let begun = std::time::Instant::now();
-        let outcome = self.engine.decide(transaction, ingested_at, started);
-        let decided = std::time::Instant::now();
-        self.collect(outcome, pending)?;
-        let stage = |stage, nanos: std::time::Duration| {
-            self.telemetry
-                .stage(stage)
-                .record_ns(nanos.as_nanos() as u64)
-        };
-        stage(Stage::Decide, decided - begun);
-        stage(Stage::Encode, decided.elapsed());
         Ok(())
     }
 
@@ -259,4 +290,11 @@ fn encode<T: Encodable>(port: &OutputPort, key: &str, value: &T) -> Result<Recor
         key: key.to_owned(),
         payload,
     })
+}
+
+fn take_trace(work: &mut Work) -> Option<TransactionTrace> {
+    match work {
+        Work::Transaction { trace, .. } => trace.take(),
+        Work::Label(_) => None,
+    }
 }

@@ -1,10 +1,12 @@
-//! `/healthz`, `/readyz` and `/metrics` over HTTP.
+//! `/healthz`, `/readyz` and `/metrics` over HTTP, and
+//! `POST /admin/model/reload`, which reloads the configured model files (it
+//! takes no path: the endpoint cannot be used to load anything else).
 
 use super::{render, Telemetry};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +36,7 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/admin/model/reload", post(reload_model))
         .with_state(telemetry);
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
@@ -65,4 +68,23 @@ async fn metrics(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
         )],
         body,
     )
+}
+
+async fn reload_model(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
+    let Some(slot) = telemetry.model() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "{\"error\":\"no model is configured\"}\n".to_owned(),
+        );
+    };
+    match crate::model::reload_off_hot_path(slot.clone()).await {
+        Ok(swapped) => (
+            StatusCode::OK,
+            serde_json::json!({"from": swapped.from, "to": swapped.to}).to_string() + "\n",
+        ),
+        Err(error) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            serde_json::json!({"error": error.to_string()}).to_string() + "\n",
+        ),
+    }
 }

@@ -113,6 +113,7 @@ pub fn render(telemetry: &Telemetry) -> String {
     );
     latency(&mut out, telemetry);
     state_gauges(&mut out, telemetry);
+    super::model_metrics::render(&mut out, telemetry);
     out
 }
 
@@ -201,21 +202,21 @@ fn state_gauges(out: &mut String, telemetry: &Telemetry) {
     );
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn simple(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+pub(super) fn simple(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
     family(out, name, kind, help);
     line(out, name, &[], value);
 }
 
-fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
+pub(super) fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
     sample_line(out, name, labels, &value.to_string());
 }
 
-fn sample_line(out: &mut String, name: &str, labels: &[(&str, &str)], value: &str) {
+pub(super) fn sample_line(out: &mut String, name: &str, labels: &[(&str, &str)], value: &str) {
     if labels.is_empty() {
         let _ = writeln!(out, "{name} {value}");
         return;

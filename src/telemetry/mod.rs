@@ -8,6 +8,7 @@ mod counters;
 mod histogram;
 mod http;
 mod metrics;
+mod model_metrics;
 mod traces;
 
 pub use counters::{Counters, CountersSnapshot};
@@ -16,6 +17,7 @@ pub use http::{serve, HttpError};
 pub use metrics::render;
 pub use traces::{Sampler, Traces, TracesConfig, TracesError, TransactionTrace};
 
+use crate::model::ModelSlot;
 use crate::state::StateStore;
 use serde::{Deserialize, Serialize};
 
@@ -35,16 +37,19 @@ use std::sync::{Arc, OnceLock};
 pub enum Stage {
     Decode,
     Decide,
+    /// The model's batch, per transaction.
+    Score,
     Encode,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 3] = [Stage::Decode, Stage::Decide, Stage::Encode];
+    pub const ALL: [Stage; 4] = [Stage::Decode, Stage::Decide, Stage::Score, Stage::Encode];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Decode => "decode",
             Stage::Decide => "decide",
+            Stage::Score => "score",
             Stage::Encode => "encode",
         }
     }
@@ -58,9 +63,10 @@ pub const STAGE_SAMPLE_EVERY: u64 = 16;
 pub struct Telemetry {
     pub counters: Arc<Counters>,
     pub decision_latency: LatencyHistogram,
-    stages: [LatencyHistogram; 3],
+    stages: [LatencyHistogram; Stage::ALL.len()],
     ready: AtomicBool,
     state: OnceLock<Arc<StateStore>>,
+    model: OnceLock<Arc<ModelSlot>>,
 }
 
 impl Default for Telemetry {
@@ -77,6 +83,7 @@ impl Telemetry {
             stages: Stage::ALL.map(|_| LatencyHistogram::new(STAGE_BOUNDS_NS)),
             ready: AtomicBool::new(false),
             state: OnceLock::new(),
+            model: OnceLock::new(),
         }
     }
 
@@ -100,5 +107,14 @@ impl Telemetry {
 
     pub fn state(&self) -> Option<&Arc<StateStore>> {
         self.state.get()
+    }
+
+    /// The model whose version, drift and errors the metrics report.
+    pub fn attach_model(&self, model: Arc<ModelSlot>) {
+        let _ = self.model.set(model);
+    }
+
+    pub fn model(&self) -> Option<&Arc<ModelSlot>> {
+        self.model.get()
     }
 }

@@ -172,6 +172,17 @@ impl TransactionTrace {
         result
     }
 
+    /// A child span for work done for many transactions at once (a model
+    /// batch), placed at the times it ran.
+    pub fn record(&self, stage: &'static str, began: SystemTime, ended: SystemTime) {
+        let mut span = self
+            .tracer
+            .span_builder(stage)
+            .with_start_time(began)
+            .start_with_context(&self.tracer, &self.context);
+        span.end_with_timestamp(ended);
+    }
+
     /// Ends the trace with what was decided. No customer data: ids, action and score only.
     pub fn finish(self, transaction_id: &str, action: &str, risk_score: i32) {
         let span = self.context.span();

@@ -5,6 +5,7 @@
 mod env;
 mod locate;
 
+use crate::model::ModelConfig;
 use crate::rules::RulesConfig;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
@@ -35,6 +36,9 @@ pub struct Topology {
     pub rules: RulesConfig,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Score every transaction with an ONNX model as well as the rules.
+    #[serde(default)]
+    pub model: Option<ModelConfig>,
 }
 
 /// The four output streams. Decisions and dead letters are required: every
@@ -206,6 +210,9 @@ impl Topology {
         add("rules", self.rules.problems(&windows));
         if let Some(traces) = &self.telemetry.traces {
             add("telemetry.traces", traces.problems());
+        }
+        if let Some(model) = &self.model {
+            add("model", model.problems());
         }
         problems
     }
