@@ -111,7 +111,7 @@ fn demo_topology(args: &DemoArgs) -> anyhow::Result<Topology> {
     Ok(topology)
 }
 
-fn progress_bar(planned: u64, counters: Arc<Counters>) -> ProgressBar {
+pub(super) fn progress_bar(planned: u64, counters: Arc<Counters>) -> ProgressBar {
     let bar = ProgressBar::new(planned);
     let style = ProgressStyle::with_template("{bar:40} {pos}/{len} transactions  {per_sec}  {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());

@@ -3,9 +3,10 @@
 
 use anyhow::Context;
 use fraud_detector::codecs::{Codec, CodecKind};
-use fraud_detector::domain::{Label, Transaction};
+use fraud_detector::domain::Label;
+use fraud_detector::domain::Transaction;
 use fraud_detector::engine::{Engine, SystemClock};
-use fraud_detector::model::{replay, spec_hash, FEATURE_NAMES};
+use fraud_detector::model::{replay, spec_hash, ModelSlot, ReplayRow, FEATURE_NAMES};
 use fraud_detector::sources::decode_transaction;
 use fraud_detector::state::StateStore;
 use fraud_detector::topology::{Topology, EMBEDDED_DEMO};
@@ -38,16 +39,8 @@ pub fn features(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Topology::load(path)?,
         None => Topology::parse(EMBEDDED_DEMO, Path::new("(embedded demo.yaml)"))?,
     };
-    let state = Arc::new(StateStore::new(topology.state.clone())?);
-    let engine = Engine::new(state, topology.rules.clone(), Arc::new(SystemClock))
-        .map_err(|problems| anyhow::anyhow!("rules: {}", problems.join("; ")))?
-        .with_features(true);
-    let transactions = read_transactions(&args.input)?;
-    let (labels, frauds) = match &args.labels {
-        Some(path) => read_labels(path)?,
-        None => (Vec::new(), HashSet::new()),
-    };
-    let rows = replay(&engine, transactions, labels)?;
+    let engine = replay_engine(&topology)?;
+    let (rows, frauds) = replay_files(&engine, &args.input, args.labels.as_deref())?;
     let mut out = BufWriter::new(
         File::create(&args.output)
             .with_context(|| format!("creating {}", args.output.display()))?,
@@ -82,6 +75,36 @@ pub fn features(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
         args.output.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The engine a replay runs: the topology's state and rules, and its model
+/// when it has one (profiles learn from the combined decision, so a replay
+/// must decide exactly as serving does).
+pub(super) fn replay_engine(topology: &Topology) -> anyhow::Result<Engine> {
+    let state = Arc::new(StateStore::new(topology.state.clone())?);
+    let mut engine = Engine::new(state, topology.rules.clone(), Arc::new(SystemClock))
+        .map_err(|problems| anyhow::anyhow!("rules: {}", problems.join("; ")))?
+        .with_features(true);
+    if let Some(config) = &topology.model {
+        let thresholds = topology.rules.thresholds;
+        let slot = ModelSlot::load(config, (thresholds.review, thresholds.block), 1)?;
+        engine = engine.with_model(Arc::new(slot));
+    }
+    Ok(engine)
+}
+
+/// Replays a transactions file (and labels) through `engine`.
+pub(super) fn replay_files(
+    engine: &Engine,
+    input: &Path,
+    labels: Option<&Path>,
+) -> anyhow::Result<(Vec<ReplayRow>, HashSet<String>)> {
+    let transactions = read_transactions(input)?;
+    let (labels, frauds) = match labels {
+        Some(path) => read_labels(path)?,
+        None => (Vec::new(), HashSet::new()),
+    };
+    Ok((replay(engine, transactions, labels)?, frauds))
 }
 
 fn read_transactions(path: &Path) -> anyhow::Result<Vec<Transaction>> {

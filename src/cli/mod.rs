@@ -1,6 +1,8 @@
 //! Subcommands, one module each.
 
+mod batch;
 mod demo;
+mod drift;
 mod features;
 mod generate;
 mod healthcheck;
@@ -54,6 +56,10 @@ pub enum Command {
     Tail(tail::TailArgs),
     /// The model's feature vectors for a history, replayed in event-time order, as CSV.
     Features(features::FeaturesArgs),
+    /// PSI of a history's features and scores against a model's training reference.
+    Drift(drift::DriftArgs),
+    /// Score a whole file (JSON lines, CSV or Avro) through the pipeline into a file.
+    Batch(batch::BatchArgs),
     /// Exit 0 if a running detector answers its /healthz (for container HEALTHCHECKs).
     Healthcheck(healthcheck::HealthcheckArgs),
 }
@@ -75,6 +81,8 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { topology, http } => run::run(&topology, http),
         Command::Demo(args) => demo::demo(args),
+        Command::Drift(args) => drift::drift(args),
+        Command::Batch(args) => batch::batch(args),
         Command::Score(args) => score::score(args),
         Command::Generate(args) => generate::generate(args),
         Command::Validate { topology } => run::validate(&topology),

@@ -200,6 +200,8 @@ pub fn runtime_library(explicit: Option<&Path>) -> Result<PathBuf, ModelError> {
     if let Some(path) = explicit
         .map(Path::to_owned)
         .or_else(|| std::env::var_os("FD_ONNXRUNTIME").map(PathBuf::from))
+        // An empty setting (FD_ONNXRUNTIME= in a shell) means "not set".
+        .filter(|path| !path.as_os_str().is_empty())
     {
         return Ok(path);
     }
