@@ -26,6 +26,73 @@ fn main() {
     // Memory first, in a process that has allocated nothing else yet.
     memory(customers);
     throughput(transactions);
+    let runtime_transactions = if quick { 20_000 } else { 500_000 };
+    runtime_cpu(runtime_transactions, None);
+    match fraud_detector::model::runtime_library(None) {
+        Ok(_) => runtime_cpu(runtime_transactions, Some("models/fraud-gbt-v1.onnx")),
+        Err(error) => println!("runtime with the model: skipped ({error})"),
+    }
+}
+
+/// The real runtime (file source → router → one worker → blackhole sinks),
+/// rules alone or with the model: wall-clock tx/s and the process's CPU
+/// time per transaction, which is what "per core" means once several
+/// threads (source, worker, sinks) share the work.
+fn runtime_cpu(count: u64, model: Option<&str>) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let input = dir.path().join("tx.jsonl");
+    let mut text = Vec::new();
+    for line in encoded_transactions(count, 50_000) {
+        text.extend_from_slice(&line);
+        text.push(b'\n');
+    }
+    std::fs::write(&input, text).expect("the input is written");
+    let model_section = model.map_or(String::new(), |path| format!("model: {{path: {path}}}\n"));
+    let yaml = format!(
+        "sources:\n  tx: {{type: file, path: {}}}\n\
+         sinks:\n  decisions: {{type: blackhole}}\n  alerts: {{type: blackhole}}\n  cases: {{type: blackhole}}\n  dead_letters: {{type: blackhole}}\n\
+         engine: {{workers: 1}}\n{model_section}",
+        input.display()
+    );
+    let topology =
+        fraud_detector::topology::Topology::parse(&yaml, std::path::Path::new("bench.yaml"))
+            .unwrap_or_else(|error| panic!("{error}"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let cpu_before = cpu_seconds();
+    let report = runtime
+        .block_on(fraud_detector::runtime::run(&topology, Default::default()))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let cpu = cpu_seconds() - cpu_before;
+    let decided = report.counters.decisions();
+    println!(
+        "runtime ({}): {decided} transactions in {:.2}s = {:.0} tx/s wall; {:.2} µs CPU per transaction = {:.0} tx per CPU-second",
+        if model.is_some() { "rules + model" } else { "rules" },
+        report.elapsed.as_secs_f64(),
+        decided as f64 / report.elapsed.as_secs_f64(),
+        cpu * 1e6 / decided as f64,
+        decided as f64 / cpu,
+    );
+}
+
+/// User + system CPU seconds of this process so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or(Vec::new(), |(_, rest)| rest.split(' ').collect());
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|value| value.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 (1-based), 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn engine() -> Engine {
