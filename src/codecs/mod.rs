@@ -338,6 +338,7 @@ mod tests {
             decided_at: EPOCH_2025_12_01 + 3,
             latency_us: 180,
             rules_version: "v1".into(),
+            agent: None,
         }
     }
 
@@ -393,6 +394,7 @@ mod tests {
                 compromised: false,
             },
             rules_version: "v1".into(),
+            agent_transcript: None,
         }
     }
 

@@ -12,7 +12,7 @@ mod transaction;
 
 pub use dead_letter::{DeadLetter, RejectKind};
 pub use decision::{
-    Action, Alert, CaseLog, CustomerSummary, Decision, Reason, ReasonCode, Severity, TimeSource,
+    Action, AgentReview, AgentStatus, Alert, CaseLog, CustomerSummary, Decision, Reason, ReasonCode, Severity, TimeSource,
     WindowSummary,
 };
 pub use label::Label;

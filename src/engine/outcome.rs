@@ -22,6 +22,8 @@ pub struct Outcome {
     pub case: Option<CaseLog>,
     /// The model's input vector, when the engine computes it.
     pub features: Option<FeatureVector>,
+    /// A hard-block rule fired (an escalation may never lower this BLOCK).
+    pub hard_block: bool,
 }
 
 pub(super) struct Inputs<'a> {
@@ -38,12 +40,14 @@ pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
     let reasons = std::mem::take(&mut inputs.verdict.reasons);
     let decision = decision(engine, &inputs, reasons);
     let features = inputs.features;
+    let hard_block = inputs.verdict.hard_block;
     if decision.action == Action::Approve {
         return Outcome {
             decision,
             alert: None,
             case: None,
             features,
+            hard_block,
         };
     }
     let alert = alert(&decision);
@@ -53,6 +57,7 @@ pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
         alert: Some(alert),
         case: Some(case),
         features,
+        hard_block,
     }
 }
 
@@ -78,6 +83,7 @@ fn decision(engine: &Engine, inputs: &Inputs, reasons: Vec<Reason>) -> Decision 
         decided_at,
         latency_us: inputs.started.elapsed().as_micros().min(i64::MAX as u128) as i64,
         rules_version: engine.rules().version().to_owned(),
+        agent: None,
     }
 }
 
@@ -147,6 +153,7 @@ fn case(engine: &Engine, inputs: &Inputs, decision: &Decision) -> CaseLog {
         reasons: decision.reasons.clone(),
         customer: customer_summary(engine, inputs),
         rules_version: decision.rules_version.clone(),
+        agent_transcript: None,
     }
 }
 

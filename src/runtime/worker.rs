@@ -42,7 +42,7 @@ pub struct WorkerOutputs {
 }
 
 #[derive(Default)]
-struct Pending {
+pub(super) struct Pending {
     decisions: RecordBatch,
     actions: Vec<Action>,
     alerts: RecordBatch,
@@ -55,11 +55,16 @@ pub struct Worker {
     pub outputs: WorkerOutputs,
     pub telemetry: Arc<Telemetry>,
     pub observer: Option<Arc<dyn Observer>>,
+    /// Escalate risky decisions to the LLM agent (the topology's `agent:`).
+    pub agent: Option<super::AgentLink>,
 }
 
 impl Worker {
     /// Runs until every router has hung up, then returns.
     pub fn run(self, mut input: mpsc::Receiver<Vec<Work>>) -> Result<(), WorkerError> {
+        if let Some(link) = self.agent.clone() {
+            return self.run_escalating(input, link);
+        }
         let mut decided = 0u64;
         while let Some(batch) = input.blocking_recv() {
             let mut pending = Pending::default();
@@ -98,11 +103,7 @@ impl Worker {
                         traced.push((trace, transaction.transaction_id, decided));
                         self.release_due_labels(&mut pending)?;
                     }
-                    Work::Label(label) => {
-                        if let Some(applied) = self.engine.accept_label(label) {
-                            self.count_label(applied, &mut pending)?;
-                        }
-                    }
+                    Work::Label(label) => self.apply_label(label, &mut pending)?,
                 }
             }
             self.send(pending)?;
@@ -111,8 +112,12 @@ impl Worker {
                 trace.finish(&transaction_id, action, risk_score);
             }
         }
-        // The first worker to finish applies the labels still waiting for a
-        // report time that no transaction reached: none may be lost.
+        self.release_remaining_labels()
+    }
+
+    /// The first worker to finish applies the labels still waiting for a
+    /// report time that no transaction reached: none may be lost.
+    pub(super) fn release_remaining_labels(&self) -> Result<(), WorkerError> {
         let mut pending = Pending::default();
         for released in self.engine.release_all_labels() {
             self.count_label(released, &mut pending)?;
@@ -120,10 +125,17 @@ impl Worker {
         self.send(pending)
     }
 
+    pub(super) fn apply_label(&self, label: Label, pending: &mut Pending) -> Result<(), WorkerError> {
+        if let Some(applied) = self.engine.accept_label(label) {
+            self.count_label(applied, pending)?;
+        }
+        Ok(())
+    }
+
     /// Labels wait for their report time; the watermark a transaction moved may
     /// release some. Checked after every transaction (one atomic load when
     /// none is due), so the order matches the `features` replay exactly.
-    fn release_due_labels(&self, pending: &mut Pending) -> Result<(), WorkerError> {
+    pub(super) fn release_due_labels(&self, pending: &mut Pending) -> Result<(), WorkerError> {
         for released in self.engine.release_due_labels() {
             self.count_label(released, pending)?;
         }
@@ -152,7 +164,7 @@ impl Worker {
         Ok(())
     }
 
-    fn collect(&self, outcome: Outcome, pending: &mut Pending) -> Result<(), WorkerError> {
+    pub(super) fn collect(&self, outcome: Outcome, pending: &mut Pending) -> Result<(), WorkerError> {
         let key = &outcome.decision.customer_id;
         let decision_port = &self.outputs.decisions;
         pending
@@ -206,7 +218,7 @@ impl Worker {
 
     /// Sends what the batch produced, then counts it: a record is counted
     /// once it is in its sink's queue.
-    fn send(&self, pending: Pending) -> Result<(), WorkerError> {
+    pub(super) fn send(&self, pending: Pending) -> Result<(), WorkerError> {
         let Pending {
             decisions,
             actions,

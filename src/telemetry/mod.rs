@@ -4,12 +4,14 @@
 //! `metrics.rs` and nowhere else; labels are bounded (actions, reject kinds,
 //! source names), never a customer or transaction id.
 
+mod agent;
 mod counters;
 mod histogram;
 mod http;
 mod metrics;
 mod traces;
 
+pub use agent::{AgentMetrics, AGENT_BOUNDS_NS, FALLBACK_REASONS};
 pub use counters::{Counters, CountersSnapshot};
 pub use histogram::{LatencyHistogram, DECISION_BOUNDS_NS, STAGE_BOUNDS_NS};
 pub use http::{serve, HttpError};
@@ -58,6 +60,8 @@ pub const STAGE_SAMPLE_EVERY: u64 = 16;
 pub struct Telemetry {
     pub counters: Arc<Counters>,
     pub decision_latency: LatencyHistogram,
+    /// Escalations to the LLM agent (all zero without an `agent:` section).
+    pub agent: AgentMetrics,
     stages: [LatencyHistogram; 3],
     ready: AtomicBool,
     state: OnceLock<Arc<StateStore>>,
@@ -74,6 +78,7 @@ impl Telemetry {
         Telemetry {
             counters,
             decision_latency: LatencyHistogram::new(DECISION_BOUNDS_NS),
+            agent: AgentMetrics::default(),
             stages: Stage::ALL.map(|_| LatencyHistogram::new(STAGE_BOUNDS_NS)),
             ready: AtomicBool::new(false),
             state: OnceLock::new(),

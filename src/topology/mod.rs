@@ -35,6 +35,9 @@ pub struct Topology {
     pub rules: RulesConfig,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Escalation of risky decisions to the LLM agent; off when absent.
+    #[serde(default)]
+    pub agent: Option<crate::agent::AgentConfig>,
 }
 
 /// The four output streams. Decisions and dead letters are required: every
@@ -206,6 +209,9 @@ impl Topology {
         add("rules", self.rules.problems(&windows));
         if let Some(traces) = &self.telemetry.traces {
             add("telemetry.traces", traces.problems());
+        }
+        if let Some(agent) = &self.agent {
+            add("agent", agent.problems());
         }
         problems
     }
