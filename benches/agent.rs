@@ -38,7 +38,12 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let cases = tempfile::tempdir().expect("a temporary directory");
-    overhead(&runtime, &server, cases.path(), if quick { 200 } else { 3_000 });
+    overhead(
+        &runtime,
+        &server,
+        cases.path(),
+        if quick { 200 } else { 3_000 },
+    );
     let transactions = if quick { 20_000 } else { 400_000 };
     let plain = pipeline(&runtime, None, transactions);
     let agent = format!(
@@ -63,13 +68,19 @@ fn config(server: &VllmReplay, cases: &std::path::Path) -> AgentConfig {
     config
 }
 
-fn overhead(runtime: &tokio::runtime::Runtime, server: &VllmReplay, cases: &std::path::Path, count: u64) {
+fn overhead(
+    runtime: &tokio::runtime::Runtime,
+    server: &VllmReplay,
+    cases: &std::path::Path,
+    count: u64,
+) {
     let engine = Arc::new(Engine::with_defaults(Arc::new(SystemClock)));
     let telemetry = Arc::new(Telemetry::default());
     let escalator = Escalator::new(&config(server, cases), engine.clone(), telemetry)
         .expect("the agent starts");
     let transaction: Transaction = serde_json::from_str(HIGH_RISK).expect("valid JSON");
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds");
+    let mut latency =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds");
     for round in 0..count {
         let mut transaction = transaction.clone();
         transaction.transaction_id = format!("TXN-{round}");
@@ -88,14 +99,19 @@ fn overhead(runtime: &tokio::runtime::Runtime, server: &VllmReplay, cases: &std:
 }
 
 /// (transactions/s, escalations, escalations/s) for one pipeline run.
-fn pipeline(runtime: &tokio::runtime::Runtime, agent: Option<&str>, transactions: u64) -> (f64, u64, f64) {
+fn pipeline(
+    runtime: &tokio::runtime::Runtime,
+    agent: Option<&str>,
+    transactions: u64,
+) -> (f64, u64, f64) {
     let yaml = format!(
         "sources:\n  tx: {{type: generator, seed: 7, customers: 20000, transactions: {transactions}}}\n\
          sinks:\n  decisions: {{type: blackhole}}\n  alerts: {{type: blackhole}}\n  cases: {{type: blackhole}}\n  dead_letters: {{type: blackhole}}\n\
          engine: {{workers: 2}}\n{}",
         agent.unwrap_or("")
     );
-    let topology = Topology::parse(&yaml, std::path::Path::new("bench.yaml")).expect("a valid topology");
+    let topology =
+        Topology::parse(&yaml, std::path::Path::new("bench.yaml")).expect("a valid topology");
     let telemetry = Arc::new(Telemetry::default());
     let options = RunOptions {
         telemetry: Some(telemetry.clone()),

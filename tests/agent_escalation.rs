@@ -89,7 +89,10 @@ fn seed_003_high_risk_goes_through_the_full_loop() {
     assert_eq!(decision["action"], "BLOCK", "{decision:#}");
     let agent = &decision["agent"];
     assert_eq!(agent["status"], "DECIDED", "{decision:#}");
-    assert!(agent["explanation"].as_str().unwrap().contains("Impossible travel"));
+    assert!(agent["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("Impossible travel"));
     let case_id = agent["case_id"].as_str().expect("the agent opened a case");
     assert!(case_id.starts_with("FRD-2025-"), "{case_id}");
     assert_eq!(run.decision("TXN-LOW-1")["agent"], Value::Null);
@@ -123,11 +126,22 @@ fn seed_003_high_risk_goes_through_the_full_loop() {
     // The malformed call was answered with an error, and the loop went on.
     let requests = vllm.requests();
     let answered_error = requests.iter().any(|request| {
-        request["messages"].as_array().unwrap().iter().any(|message| {
-            message["role"] == "tool" && message["content"].as_str().unwrap().contains("not a JSON object")
-        })
+        request["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|message| {
+                message["role"] == "tool"
+                    && message["content"]
+                        .as_str()
+                        .unwrap()
+                        .contains("not a JSON object")
+            })
     });
-    assert!(answered_error, "the model was not told its arguments were malformed");
+    assert!(
+        answered_error,
+        "the model was not told its arguments were malformed"
+    );
     assert_eq!(requests[0]["tool_choice"], "auto");
     assert_eq!(requests[0]["tools"].as_array().unwrap().len(), 6);
 
@@ -154,7 +168,10 @@ fn seed_003_high_risk_goes_through_the_full_loop() {
     assert!(!text.contains("185.220.101.5"), "the IP is masked");
 
     let metrics = fraud_detector::telemetry::render(&telemetry);
-    assert!(metrics.contains("fraud_agent_escalations_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("fraud_agent_escalations_total 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("fraud_agent_decided_total 1"));
     assert!(metrics.contains("fraud_agent_tool_calls_total 7"));
     assert!(metrics.contains("fraud_agent_tool_errors_total 1"));
@@ -165,7 +182,9 @@ fn a_reply_slower_than_the_deadline_falls_back_without_delaying_others() {
     let vllm = VllmReplay::start(|_, _| {
         Reply::Slow(
             Duration::from_secs(3),
-            Box::new(Reply::Message(verdict_turn("late", "APPROVE", 5, "too late"))),
+            Box::new(Reply::Message(verdict_turn(
+                "late", "APPROVE", 5, "too late",
+            ))),
         )
     });
     let mut lines = vec![SEED_HIGH_RISK.to_string()];
@@ -177,7 +196,10 @@ fn a_reply_slower_than_the_deadline_falls_back_without_delaying_others() {
     ));
     let started = Instant::now();
     support::run(&topology, RunOptions::default());
-    assert!(started.elapsed() < Duration::from_secs(3), "the run waited for the slow reply");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the run waited for the slow reply"
+    );
 
     let decision = run.decision("TXN-20251201-191354");
     assert_eq!(decision["action"], "BLOCK");
@@ -206,7 +228,10 @@ fn decisions_behind_an_escalation_keep_the_customers_order() {
     later = later.replace("19:14:00Z", "19:20:00Z");
     let run = AgentRun::new(&[SEED_HIGH_RISK.into(), later, low_risk("TXN-OTHER", "C-9")]);
     let topology = support::topology(&run.topology(
-        &format!("base_url: {}\nescalate: {{actions: [BLOCK]}}\n", vllm.base_url()),
+        &format!(
+            "base_url: {}\nescalate: {{actions: [BLOCK]}}\n",
+            vllm.base_url()
+        ),
         "",
     ));
     support::run(&topology, RunOptions::default());
@@ -216,8 +241,14 @@ fn decisions_behind_an_escalation_keep_the_customers_order() {
         .map(|decision| decision["transaction_id"].as_str().unwrap().to_owned())
         .collect();
     let position = |id: &str| order.iter().position(|found| found == id).unwrap();
-    assert!(position("TXN-20251201-191354") < position("TXN-AFTER"), "{order:?}");
-    assert!(position("TXN-OTHER") < position("TXN-20251201-191354"), "{order:?}");
+    assert!(
+        position("TXN-20251201-191354") < position("TXN-AFTER"),
+        "{order:?}"
+    );
+    assert!(
+        position("TXN-OTHER") < position("TXN-20251201-191354"),
+        "{order:?}"
+    );
 }
 
 #[test]
@@ -271,7 +302,10 @@ fn retries_429_and_500_then_decides_and_a_trial_closes_the_breaker() {
         "base_url: {}\nretries: 3\nbackoff: 10ms\nbreaker: {{failures: 1, open_for: 1ms}}\n",
         vllm.base_url()
     );
-    support::run(&support::topology(&run.topology(&agent, "")), RunOptions::default());
+    support::run(
+        &support::topology(&run.topology(&agent, "")),
+        RunOptions::default(),
+    );
     let decision = run.decision("TXN-20251201-191354");
     assert_eq!(decision["agent"]["status"], "DECIDED", "{decision:#}");
     assert_eq!(vllm.requests().len(), 4);
@@ -315,7 +349,10 @@ fn an_injection_in_the_merchant_name_cannot_flip_a_block() {
         "base_url: {}\nbounds: {{max_lower_steps: 2, block_floor: REVIEW}}\n",
         vllm.base_url()
     );
-    support::run(&support::topology(&run.topology(&agent, rules)), RunOptions::default());
+    support::run(
+        &support::topology(&run.topology(&agent, rules)),
+        RunOptions::default(),
+    );
     let decision = run.decision("TXN-20251201-191354");
     assert_eq!(decision["action"], "BLOCK", "{decision:#}");
     assert_eq!(decision["agent"]["status"], "DECIDED");
@@ -337,14 +374,25 @@ fn a_streamed_investigation_decides() {
         match tool_results(request) {
             0 => Reply::Stream(tool_turn(
                 "Look at the travel.",
-                &[("geolocation-checker", r#"{"transaction_id": "TXN-20251201-191354"}"#)],
+                &[(
+                    "geolocation-checker",
+                    r#"{"transaction_id": "TXN-20251201-191354"}"#,
+                )],
             )),
-            _ => Reply::Stream(verdict_turn("7,500 km in 30 minutes.", "BLOCK", 96, "impossible travel")),
+            _ => Reply::Stream(verdict_turn(
+                "7,500 km in 30 minutes.",
+                "BLOCK",
+                96,
+                "impossible travel",
+            )),
         }
     });
     let run = AgentRun::new(&[SEED_HIGH_RISK.into()]);
     let agent = format!("base_url: {}\nstream: true\n", vllm.base_url());
-    support::run(&support::topology(&run.topology(&agent, "")), RunOptions::default());
+    support::run(
+        &support::topology(&run.topology(&agent, "")),
+        RunOptions::default(),
+    );
     let decision = run.decision("TXN-20251201-191354");
     assert_eq!(decision["agent"]["status"], "DECIDED", "{decision:#}");
     assert_eq!(decision["risk_score"], 96);

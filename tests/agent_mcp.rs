@@ -34,20 +34,26 @@ fn rpc(url: &str, id: u64, method: &str, params: Value) -> Value {
 
 #[test]
 fn an_mcp_client_lists_the_six_tools_and_calls_one() {
-    let vllm = VllmReplay::start(|_, _| Reply::Message(verdict_turn("travel", "BLOCK", 95, "impossible travel")));
+    let vllm = VllmReplay::start(|_, _| {
+        Reply::Message(verdict_turn("travel", "BLOCK", 95, "impossible travel"))
+    });
     let run = AgentRun::new(&[]);
     let topology = run
         .topology(&format!("base_url: {}\n", vllm.base_url()), "")
         .replace(
-            &format!("tx: {{type: file, path: {}}}", run.path("tx.jsonl").display()),
+            &format!(
+                "tx: {{type: file, path: {}}}",
+                run.path("tx.jsonl").display()
+            ),
             "tx: {type: stdin}",
         );
     std::fs::write(run.path("topology.yaml"), topology).unwrap();
-    let port = support::free_port();
+    let (port, http) = (support::free_port(), support::free_port());
     let mut detector = Command::new(env!("CARGO_BIN_EXE_fraud-detector"))
         .args(["run", "--topology"])
         .arg(run.path("topology.yaml"))
         .args(["--mcp", &format!("127.0.0.1:{port}")])
+        .args(["--http", &format!("127.0.0.1:{http}")])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -57,13 +63,23 @@ fn an_mcp_client_lists_the_six_tools_and_calls_one() {
     writeln!(input, "{SEED_HIGH_RISK}").unwrap();
     input.flush().unwrap();
 
-    // The escalated decision comes out of the running detector.
+    // The running detector escalated the transaction and the agent decided
+    // (file sinks flush at the end, so watch /metrics).
     let deadline = Instant::now() + Duration::from_secs(60);
-    while run.decisions().is_empty() {
-        assert!(Instant::now() < deadline, "no decision from the detector");
+    let metrics_url = format!("http://127.0.0.1:{http}/metrics");
+    loop {
+        let metrics = reqwest::blocking::get(&metrics_url)
+            .and_then(|response| response.text())
+            .unwrap_or_default();
+        if metrics.contains("fraud_agent_decided_total 1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not decide: {metrics}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(run.decisions()[0]["agent"]["status"], "DECIDED");
 
     let url = format!("http://127.0.0.1:{port}/mcp");
     let initialized = rpc(
@@ -72,7 +88,10 @@ fn an_mcp_client_lists_the_six_tools_and_calls_one() {
         "initialize",
         json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
     );
-    assert!(initialized["result"]["capabilities"]["tools"].is_object(), "{initialized:#}");
+    assert!(
+        initialized["result"]["capabilities"]["tools"].is_object(),
+        "{initialized:#}"
+    );
     let listed = rpc(&url, 2, "tools/list", json!({}));
     let names: Vec<&str> = listed["result"]["tools"]
         .as_array()
@@ -104,4 +123,7 @@ fn an_mcp_client_lists_the_six_tools_and_calls_one() {
     drop(input); // end of input: the detector drains and exits
     let status = detector.wait().unwrap();
     assert!(status.success(), "{status}");
+    let decisions = run.decisions();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0]["agent"]["status"], "DECIDED", "{decisions:#?}");
 }

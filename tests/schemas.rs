@@ -6,8 +6,9 @@ use apache_avro::schema::{RecordSchema, Schema};
 use apache_avro::types::Value;
 use fraud_detector::codecs::{Codec, CodecKind, Record};
 use fraud_detector::domain::{
-    Action, AgentReview, AgentStatus, Alert, CaseLog, Channel, CustomerSummary, DeadLetter, Decision, Label, Reason,
-    ReasonCode, RejectKind, Severity, TimeSource, Transaction, WindowSummary,
+    Action, AgentReview, AgentStatus, Alert, CaseLog, Channel, CustomerSummary, DeadLetter,
+    Decision, Label, Reason, ReasonCode, RejectKind, Severity, TimeSource, Transaction,
+    WindowSummary,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -10,7 +10,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum CaseStoreError {
     #[error("case store {path}: {error}")]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("case store: no free case number left for {0}")]
     Exhausted(i32),
 }
@@ -55,7 +58,12 @@ impl CaseStore {
     }
 
     /// Writes `name` in the case's folder, atomically (temp file + rename).
-    pub fn write(&self, case_id: &str, name: &str, bytes: &[u8]) -> Result<PathBuf, CaseStoreError> {
+    pub fn write(
+        &self,
+        case_id: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<PathBuf, CaseStoreError> {
         let path = self.folder(case_id).join(name);
         let temporary = path.with_extension("tmp");
         std::fs::write(&temporary, bytes).map_err(|error| io(&temporary, error))?;
@@ -83,7 +91,9 @@ mod tests {
         assert_eq!(first.allocate(2025).unwrap(), "FRD-2025-0002");
         let restarted = CaseStore::open(dir.path()).unwrap();
         assert_eq!(restarted.allocate(2025).unwrap(), "FRD-2025-0003");
-        restarted.write("FRD-2025-0003", "case.json", b"{}").unwrap();
+        restarted
+            .write("FRD-2025-0003", "case.json", b"{}")
+            .unwrap();
         assert!(dir.path().join("FRD-2025-0003/case.json").exists());
     }
 }

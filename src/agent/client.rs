@@ -55,7 +55,10 @@ impl VllmClient {
             .map_err(|error| ClientError::Build(error.to_string()))?;
         Ok(VllmClient {
             http,
-            url: format!("{}/chat/completions", config.base_url().trim_end_matches('/')),
+            url: format!(
+                "{}/chat/completions",
+                config.base_url().trim_end_matches('/')
+            ),
             model: config.model(),
             api_key: config.api_key(),
             retries: config.retries,

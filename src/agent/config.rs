@@ -216,7 +216,11 @@ fn setting(configured: &Option<String>, variable: &str) -> Option<String> {
     configured
         .clone()
         .filter(|value| !value.is_empty())
-        .or_else(|| std::env::var(variable).ok().filter(|value| !value.is_empty()))
+        .or_else(|| {
+            std::env::var(variable)
+                .ok()
+                .filter(|value| !value.is_empty())
+        })
 }
 
 #[cfg(test)]

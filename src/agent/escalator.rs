@@ -124,7 +124,11 @@ impl Escalator {
             return Err("breaker_open");
         }
         let investigation = async {
-            let _slot = self.slots.acquire().await.map_err(|error| error.to_string())?;
+            let _slot = self
+                .slots
+                .acquire()
+                .await
+                .map_err(|error| error.to_string())?;
             self.investigator
                 .investigate(session)
                 .await
@@ -199,7 +203,13 @@ impl Escalator {
         self.count_tools(&session);
         session.outcome = Some(final_decision.clone());
         self.close_case(&session);
-        apply(&mut outcome, &session, &final_decision, result.err(), elapsed.as_millis() as i64);
+        apply(
+            &mut outcome,
+            &session,
+            &final_decision,
+            result.err(),
+            elapsed.as_millis() as i64,
+        );
         outcome
     }
 

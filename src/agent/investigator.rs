@@ -53,7 +53,10 @@ impl Investigator {
         &self.toolbox
     }
 
-    pub async fn investigate(&self, session: &mut Session) -> Result<AgentVerdict, InvestigationError> {
+    pub async fn investigate(
+        &self,
+        session: &mut Session,
+    ) -> Result<AgentVerdict, InvestigationError> {
         let mut messages = vec![
             Message::new("system", prompt::SYSTEM),
             Message::new("user", prompt::case_brief(&session.escalation)),
@@ -83,7 +86,14 @@ impl Investigator {
                 ..reply
             });
             for call in calls {
-                let result = self.run_tool(&call.function.name, &call.function.arguments, &call.id, session).await;
+                let result = self
+                    .run_tool(
+                        &call.function.name,
+                        &call.function.arguments,
+                        &call.id,
+                        session,
+                    )
+                    .await;
                 messages.push(Message::tool_result(&call.id, result.to_string()));
             }
         }
@@ -135,7 +145,13 @@ impl Investigator {
 
     /// Runs a tool; failures (malformed arguments included) become an
     /// `{"error": ...}` result for the model, never a crash.
-    async fn run_tool(&self, name: &str, arguments: &str, call_id: &str, session: &mut Session) -> Value {
+    async fn run_tool(
+        &self,
+        name: &str,
+        arguments: &str,
+        call_id: &str,
+        session: &mut Session,
+    ) -> Value {
         let started = Instant::now();
         let result = self.toolbox.call(name, arguments, session).await;
         let (ok, result) = match result {

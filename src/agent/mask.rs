@@ -34,15 +34,23 @@ pub fn mask_ipv4(text: &str) -> Option<String> {
     Some(format!("{a}.{b}.{c}.x"))
 }
 
-/// Runs of 12 to 19 digits (spaces and dashes allowed between) keep their last four.
+/// Runs of 13 to 19 digits (spaces and dashes allowed between), not part of
+/// a longer word such as an id, keep their last four.
 fn mask_card_numbers(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut index = 0;
     while index < chars.len() {
         let (end, digits) = digit_run(&chars, index);
-        if (12..=19).contains(&digits) {
-            let run: String = chars[index..end].iter().filter(|c| c.is_ascii_digit()).collect();
+        let glued =
+            |at: Option<&char>| at.is_some_and(|c| c.is_alphanumeric() || matches!(c, '-' | '_'));
+        let inside_a_word =
+            glued(index.checked_sub(1).and_then(|at| chars.get(at))) || glued(chars.get(end));
+        if (13..=19).contains(&digits) && !inside_a_word {
+            let run: String = chars[index..end]
+                .iter()
+                .filter(|c| c.is_ascii_digit())
+                .collect();
             out.push_str("****");
             out.push_str(&run[run.len() - 4..]);
             index = end;
@@ -60,7 +68,9 @@ fn digit_run(chars: &[char], start: usize) -> (usize, usize) {
         return (start, 0);
     }
     let (mut end, mut digits, mut last_digit_end) = (start, 0, start);
-    while end < chars.len() && (chars[end].is_ascii_digit() || chars[end] == ' ' || chars[end] == '-') {
+    while end < chars.len()
+        && (chars[end].is_ascii_digit() || chars[end] == ' ' || chars[end] == '-')
+    {
         if chars[end].is_ascii_digit() {
             digits += 1;
             last_digit_end = end + 1;
@@ -89,7 +99,12 @@ mod tests {
             mask_text("card 4111 1111 1111 1234 by jane.doe@bank.com from 185.220.101.5"),
             "card ****1234 by j***@bank.com from 185.220.101.x"
         );
-        assert_eq!(mask_text("amount 4500 on 2025-12-01"), "amount 4500 on 2025-12-01");
+        assert_eq!(
+            mask_text("amount 4500 on 2025-12-01"),
+            "amount 4500 on 2025-12-01"
+        );
+        assert_eq!(mask_text("TXN-20251201-191354"), "TXN-20251201-191354");
+        assert_eq!(mask_text("card 4111-1111-1111-1111."), "card ****1111.");
     }
 
     #[test]

@@ -34,7 +34,11 @@ impl FraudTools {
         FraudTools { escalator }
     }
 
-    async fn run(&self, name: &str, arguments: serde_json::Value) -> Result<serde_json::Value, String> {
+    async fn run(
+        &self,
+        name: &str,
+        arguments: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
         let transaction_id = arguments["transaction_id"]
             .as_str()
             .ok_or("transaction_id is required")?;
@@ -97,7 +101,10 @@ impl ServerHandler for FraudTools {
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if !TOOL_NAMES.contains(&request.name.as_ref()) {
-            return Err(ErrorData::invalid_params(format!("unknown tool {}", request.name), None));
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool {}", request.name),
+                None,
+            ));
         }
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         let result = match self.run(&request.name, arguments).await {
@@ -110,7 +117,10 @@ impl ServerHandler for FraudTools {
 
 /// Serves the tools at `http://<listen>/mcp` until the process ends; returns
 /// once the port is bound.
-pub async fn serve(listen: &str, escalator: Arc<Escalator>) -> Result<std::net::SocketAddr, McpError> {
+pub async fn serve(
+    listen: &str,
+    escalator: Arc<Escalator>,
+) -> Result<std::net::SocketAddr, McpError> {
     let fail = |error| McpError {
         address: listen.to_owned(),
         error,

@@ -27,7 +27,12 @@ fn level(action: Action) -> u8 {
 }
 
 /// The action that stands once the agent proposed `proposed`.
-pub fn bounded(engine: Action, hard_block: bool, proposed: Action, bounds: &BoundsConfig) -> Action {
+pub fn bounded(
+    engine: Action,
+    hard_block: bool,
+    proposed: Action,
+    bounds: &BoundsConfig,
+) -> Action {
     if level(proposed) >= level(engine) {
         return proposed;
     }

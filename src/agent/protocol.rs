@@ -106,7 +106,11 @@ impl ErrorBody {
     pub fn message_of(body: &str) -> String {
         let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
         parsed
-            .and_then(|error| error.message.or(error.error.and_then(|detail| detail.message)))
+            .and_then(|error| {
+                error
+                    .message
+                    .or(error.error.and_then(|detail| detail.message))
+            })
             .unwrap_or_else(|| body.chars().take(200).collect())
     }
 }
@@ -138,22 +142,30 @@ mod tests {
 
     #[test]
     fn think_tags_are_split_from_the_answer() {
-        let (thought, answer) = split_think("<think>travel is impossible</think>\n{\"action\":\"BLOCK\"}");
+        let (thought, answer) =
+            split_think("<think>travel is impossible</think>\n{\"action\":\"BLOCK\"}");
         assert_eq!(thought.as_deref(), Some("travel is impossible"));
         assert_eq!(answer, "{\"action\":\"BLOCK\"}");
         let (thought, answer) = split_think("no opening tag</think>done");
-        assert_eq!((thought.as_deref(), answer.as_str()), (Some("no opening tag"), "done"));
+        assert_eq!(
+            (thought.as_deref(), answer.as_str()),
+            (Some("no opening tag"), "done")
+        );
         assert_eq!(split_think("plain").0, None);
     }
 
     #[test]
     fn both_error_shapes_are_read() {
         assert_eq!(
-            ErrorBody::message_of(r#"{"object":"error","message":"too long","type":"BadRequestError","param":null,"code":400}"#),
+            ErrorBody::message_of(
+                r#"{"object":"error","message":"too long","type":"BadRequestError","param":null,"code":400}"#
+            ),
             "too long"
         );
         assert_eq!(
-            ErrorBody::message_of(r#"{"error":{"message":"busy","type":"ServiceUnavailable","code":503}}"#),
+            ErrorBody::message_of(
+                r#"{"error":{"message":"busy","type":"ServiceUnavailable","code":503}}"#
+            ),
             "busy"
         );
         assert_eq!(ErrorBody::message_of("gateway"), "gateway");
@@ -170,6 +182,9 @@ mod tests {
         let reply: ChatResponse = serde_json::from_str(body).unwrap();
         let message = &reply.choices[0].message;
         assert_eq!(message.tool_calls[0].function.name, "transaction-risk");
-        assert_eq!(message.reasoning_content.as_deref(), Some("check the risk first"));
+        assert_eq!(
+            message.reasoning_content.as_deref(),
+            Some("check the risk first")
+        );
     }
 }

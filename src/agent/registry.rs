@@ -36,7 +36,13 @@ impl Registry {
         let mut inner = self.lock();
         let (entries, order) = &mut *inner;
         if entries
-            .insert(id.clone(), Entry { escalation, case_id: None })
+            .insert(
+                id.clone(),
+                Entry {
+                    escalation,
+                    case_id: None,
+                },
+            )
             .is_none()
         {
             order.push_back(id);
@@ -83,6 +89,9 @@ mod tests {
         }
         assert!(registry.get("A").is_none());
         registry.set_case("C", "FRD-2025-0001");
-        assert_eq!(registry.get("C").unwrap().case_id.as_deref(), Some("FRD-2025-0001"));
+        assert_eq!(
+            registry.get("C").unwrap().case_id.as_deref(),
+            Some("FRD-2025-0001")
+        );
     }
 }

@@ -71,7 +71,11 @@ pub fn markdown(report: &Value) -> String {
     };
     let mut out = String::new();
     let _ = writeln!(out, "# Compliance report {}\n", text(&report["case_id"]));
-    let _ = writeln!(out, "Generated {}\n\n## Transaction\n", text(&report["generated_at"]));
+    let _ = writeln!(
+        out,
+        "Generated {}\n\n## Transaction\n",
+        text(&report["generated_at"])
+    );
     if let Value::Object(fields) = &report["transaction"] {
         for (key, value) in fields {
             let _ = writeln!(out, "- {key}: {}", text(value));
@@ -102,7 +106,11 @@ pub fn markdown(report: &Value) -> String {
         text(&report["model"]),
         text(&report["rules_version"]),
     );
-    let _ = writeln!(out, "\n## Reasoning summary\n\n{}\n", text(&report["reasoning_summary"]));
+    let _ = writeln!(
+        out,
+        "\n## Reasoning summary\n\n{}\n",
+        text(&report["reasoning_summary"])
+    );
     let _ = writeln!(out, "## Tool calls\n\n| tool | ok | ms |\n|---|---|---|");
     for call in report["tool_calls"].as_array().into_iter().flatten() {
         let _ = writeln!(

@@ -84,7 +84,8 @@ impl StreamAssembler {
     }
 
     fn delta(&mut self, delta: Delta) {
-        self.content.push_str(delta.content.as_deref().unwrap_or(""));
+        self.content
+            .push_str(delta.content.as_deref().unwrap_or(""));
         self.reasoning
             .push_str(delta.reasoning_content.as_deref().unwrap_or(""));
         for fragment in delta.tool_calls {
@@ -103,7 +104,9 @@ impl StreamAssembler {
                 call.id = id;
             }
             if let Some(function) = fragment.function {
-                call.function.name.push_str(function.name.as_deref().unwrap_or(""));
+                call.function
+                    .name
+                    .push_str(function.name.as_deref().unwrap_or(""));
                 call.function
                     .arguments
                     .push_str(function.arguments.as_deref().unwrap_or(""));

@@ -45,10 +45,13 @@ pub fn parse(answer: &str) -> Result<AgentVerdict, String> {
         .or_else(|| trimmed.strip_prefix("```"))
         .and_then(|rest| rest.strip_suffix("```"))
         .unwrap_or(trimmed);
-    let verdict: AgentVerdict =
-        serde_json::from_str(body.trim()).map_err(|error| format!("verdict is not valid: {error}"))?;
+    let verdict: AgentVerdict = serde_json::from_str(body.trim())
+        .map_err(|error| format!("verdict is not valid: {error}"))?;
     if !(0..=100).contains(&verdict.risk_score) {
-        return Err(format!("risk_score {} is outside 0..=100", verdict.risk_score));
+        return Err(format!(
+            "risk_score {} is outside 0..=100",
+            verdict.risk_score
+        ));
     }
     Ok(verdict)
 }
@@ -61,7 +64,10 @@ mod tests {
     fn parses_plain_and_fenced_verdicts_and_rejects_bad_ones() {
         let plain = r#"{"action":"BLOCK","risk_score":95,"explanation":"impossible travel"}"#;
         assert_eq!(parse(plain).unwrap().action, Action::Block);
-        assert_eq!(parse(&format!("```json\n{plain}\n```")).unwrap().risk_score, 95);
+        assert_eq!(
+            parse(&format!("```json\n{plain}\n```")).unwrap().risk_score,
+            95
+        );
         assert!(parse(r#"{"action":"BLOCK","risk_score":300,"explanation":""}"#).is_err());
         assert!(parse(r#"{"action":"MAYBE","risk_score":3,"explanation":""}"#).is_err());
         assert!(parse("approve it").is_err());

@@ -95,7 +95,10 @@ impl Escalating<'_> {
                     started,
                     trace,
                 } => {
-                    let outcome = self.worker.engine.decide(&transaction, ingested_at, started);
+                    let outcome = self
+                        .worker
+                        .engine
+                        .decide(&transaction, ingested_at, started);
                     if let Some(trace) = trace {
                         let decision = &outcome.decision;
                         trace.finish(

@@ -116,8 +116,14 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
 
     let agent = start_agent(topology, &engine, &telemetry).await?;
     let (outputs, mut sinks) = start_sinks(topology)?;
-    let (worker_inputs, workers) =
-        start_workers(topology, &engine, &outputs, &telemetry, &options, agent.as_ref())?;
+    let (worker_inputs, workers) = start_workers(
+        topology,
+        &engine,
+        &outputs,
+        &telemetry,
+        &options,
+        agent.as_ref(),
+    )?;
     let dead_letters = DeadLetterOutput {
         sender: outputs.dead_letters.sender.clone(),
         codec: outputs.dead_letters.codec.clone(),

@@ -125,7 +125,11 @@ impl Worker {
         self.send(pending)
     }
 
-    pub(super) fn apply_label(&self, label: Label, pending: &mut Pending) -> Result<(), WorkerError> {
+    pub(super) fn apply_label(
+        &self,
+        label: Label,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
         if let Some(applied) = self.engine.accept_label(label) {
             self.count_label(applied, pending)?;
         }
@@ -164,7 +168,11 @@ impl Worker {
         Ok(())
     }
 
-    pub(super) fn collect(&self, outcome: Outcome, pending: &mut Pending) -> Result<(), WorkerError> {
+    pub(super) fn collect(
+        &self,
+        outcome: Outcome,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
         let key = &outcome.decision.customer_id;
         let decision_port = &self.outputs.decisions;
         pending

@@ -198,7 +198,12 @@ fn agent(out: &mut String, agent: &super::AgentMetrics) {
         "Escalations where the engine's decision stood, by reason.",
     );
     for (reason, count) in agent.fallbacks() {
-        line(out, "fraud_agent_fallbacks_total", &[("reason", reason)], count);
+        line(
+            out,
+            "fraud_agent_fallbacks_total",
+            &[("reason", reason)],
+            count,
+        );
     }
     simple(
         out,

@@ -35,7 +35,10 @@ pub struct AgentRun {
 impl AgentRun {
     pub fn new(transactions: &[String]) -> AgentRun {
         let dir = tempfile::tempdir().unwrap();
-        let text: String = transactions.iter().map(|line| format!("{line}\n")).collect();
+        let text: String = transactions
+            .iter()
+            .map(|line| format!("{line}\n"))
+            .collect();
         std::fs::write(dir.path().join("tx.jsonl"), text).unwrap();
         AgentRun { dir }
     }
@@ -98,7 +101,10 @@ pub fn sent_mail(moto_url: &str) -> Vec<Value> {
         .unwrap()
         .json()
         .unwrap();
-    data["ses"]["Message"].as_array().cloned().unwrap_or_default()
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 pub fn read(path: &Path) -> String {

@@ -125,7 +125,11 @@ fn respond(mut stream: TcpStream, reply: Reply) {
             );
         }
         Reply::Error(status, message) => {
-            let kind = if status == 429 { "RateLimitError" } else { "InternalServerError" };
+            let kind = if status == 429 {
+                "RateLimitError"
+            } else {
+                "InternalServerError"
+            };
             let body = json!({"object": "error", "message": message, "type": kind, "param": null, "code": status}).to_string();
             let _ = write!(
                 stream,
@@ -149,7 +153,10 @@ fn respond(mut stream: TcpStream, reply: Reply) {
 
 /// A non-streaming reply as vLLM writes it.
 fn completion(message: Value) -> Value {
-    let finish = if message["tool_calls"].as_array().is_some_and(|calls| !calls.is_empty()) {
+    let finish = if message["tool_calls"]
+        .as_array()
+        .is_some_and(|calls| !calls.is_empty())
+    {
         "tool_calls"
     } else {
         "stop"
@@ -173,7 +180,10 @@ fn chunks(message: &Value) -> Vec<Value> {
                "model": "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
     };
-    let mut out = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    let mut out = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
     for field in ["reasoning_content", "content"] {
         if let Some(text) = message[field].as_str() {
             let characters: Vec<char> = text.chars().collect();
@@ -183,13 +193,22 @@ fn chunks(message: &Value) -> Vec<Value> {
             }
         }
     }
-    for (index, call) in message["tool_calls"].as_array().into_iter().flatten().enumerate() {
+    for (index, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         out.push(chunk(
             json!({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
                                    "function": {"name": call["function"]["name"], "arguments": ""}}]}),
             Value::Null,
         ));
-        let arguments: Vec<char> = call["function"]["arguments"].as_str().unwrap_or("").chars().collect();
+        let arguments: Vec<char> = call["function"]["arguments"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .collect();
         for piece in arguments.chunks(4) {
             let piece: String = piece.iter().collect();
             out.push(chunk(
@@ -198,7 +217,11 @@ fn chunks(message: &Value) -> Vec<Value> {
             ));
         }
     }
-    let finish = if message["tool_calls"].is_array() { "tool_calls" } else { "stop" };
+    let finish = if message["tool_calls"].is_array() {
+        "tool_calls"
+    } else {
+        "stop"
+    };
     out.push(chunk(json!({}), json!(finish)));
     out
 }
@@ -225,14 +248,14 @@ pub fn verdict_turn(thinking: &str, action: &str, risk: i32, explanation: &str) 
 
 /// How many tool results the conversation already carries.
 pub fn tool_results(request: &Value) -> usize {
-    request["messages"]
-        .as_array()
-        .map_or(0, |messages| messages.iter().filter(|m| m["role"] == "tool").count())
+    request["messages"].as_array().map_or(0, |messages| {
+        messages.iter().filter(|m| m["role"] == "tool").count()
+    })
 }
 
 /// How many assistant turns the conversation already carries.
 pub fn assistant_turns(request: &Value) -> usize {
-    request["messages"]
-        .as_array()
-        .map_or(0, |messages| messages.iter().filter(|m| m["role"] == "assistant").count())
+    request["messages"].as_array().map_or(0, |messages| {
+        messages.iter().filter(|m| m["role"] == "assistant").count()
+    })
 }

@@ -45,7 +45,11 @@ impl Mailer {
     }
 
     /// Sends the alert; returns SES's message id with what was sent.
-    pub async fn alert(&self, escalation: &Escalation, arguments: &Value) -> Result<Value, ToolError> {
+    pub async fn alert(
+        &self,
+        escalation: &Escalation,
+        arguments: &Value,
+    ) -> Result<Value, ToolError> {
         let decision = &escalation.decision;
         let severity = arguments["severity"].as_str().unwrap_or("HIGH");
         let note = arguments["message"].as_str().unwrap_or("");

@@ -70,7 +70,9 @@ pub fn check(gazetteer: &Gazetteer, rules: &RulesConfig, escalation: &Escalation
         .map(|hours| distance / hours);
     let limits = &rules.impossible_travel;
     let impossible = distance >= limits.min_distance_km
-        && speed.map_or(elapsed_hours == Some(0.0), |speed| speed > limits.max_speed_kmh);
+        && speed.map_or(elapsed_hours == Some(0.0), |speed| {
+            speed > limits.max_speed_kmh
+        });
     json!({
         "current": current,
         "previous": {

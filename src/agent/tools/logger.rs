@@ -21,7 +21,11 @@ pub fn ensure_case(cases: &CaseStore, session: &mut Session) -> Result<String, T
     Ok(case_id)
 }
 
-pub fn log(cases: &CaseStore, session: &mut Session, arguments: &Value) -> Result<Value, ToolError> {
+pub fn log(
+    cases: &CaseStore,
+    session: &mut Session,
+    arguments: &Value,
+) -> Result<Value, ToolError> {
     let case_id = ensure_case(cases, session)?;
     let escalation = &session.escalation;
     let summary = arguments["summary"].as_str().map(mask_text);

@@ -147,15 +147,24 @@ pub fn parameters(name: &str) -> Value {
     let text = |about: &str| json!({"type": "string", "description": about});
     match name {
         "email-alerts" => {
-            properties.insert("severity".into(), json!({"type": "string", "enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"]}));
+            properties.insert(
+                "severity".into(),
+                json!({"type": "string", "enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"]}),
+            );
             properties.insert("message".into(), text("A short note for the fraud team."));
         }
         "fraud-logger" => {
-            properties.insert("severity".into(), json!({"type": "string", "enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"]}));
+            properties.insert(
+                "severity".into(),
+                json!({"type": "string", "enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"]}),
+            );
             properties.insert("summary".into(), text("What the case is about."));
         }
         "report-generator" => {
-            properties.insert("summary".into(), text("A summary of the reasoning behind the decision."));
+            properties.insert(
+                "summary".into(),
+                text("A summary of the reasoning behind the decision."),
+            );
         }
         _ => {}
     }
@@ -168,8 +177,14 @@ mod tests {
 
     #[test]
     fn malformed_arguments_are_an_error_not_a_panic() {
-        assert!(matches!(parse_arguments("{\"a\":"), Err(ToolError::BadArguments(_))));
-        assert!(matches!(parse_arguments("[1]"), Err(ToolError::BadArguments(_))));
+        assert!(matches!(
+            parse_arguments("{\"a\":"),
+            Err(ToolError::BadArguments(_))
+        ));
+        assert!(matches!(
+            parse_arguments("[1]"),
+            Err(ToolError::BadArguments(_))
+        ));
         assert_eq!(parse_arguments("").unwrap(), json!({}));
     }
 
