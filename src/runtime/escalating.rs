@@ -34,13 +34,13 @@ struct Holds {
 
 enum Event {
     Batch(Option<Vec<Work>>),
-    Resolved(Option<Outcome>),
+    Resolved(Option<Box<Outcome>>),
 }
 
 struct Escalating<'a> {
     worker: &'a Worker,
     link: AgentLink,
-    resolved: mpsc::UnboundedSender<Outcome>,
+    resolved: mpsc::UnboundedSender<Box<Outcome>>,
     holds: Holds,
 }
 
@@ -73,11 +73,11 @@ impl Worker {
             match event {
                 Event::Batch(Some(batch)) => state.take(batch, &mut pending)?,
                 Event::Batch(None) => open = false,
-                Event::Resolved(Some(outcome)) => state.resolve(outcome, &mut pending)?,
+                Event::Resolved(Some(outcome)) => state.resolve(*outcome, &mut pending)?,
                 Event::Resolved(None) => break,
             }
             while let Ok(outcome) = results.try_recv() {
-                state.resolve(outcome, &mut pending)?;
+                state.resolve(*outcome, &mut pending)?;
             }
             self.send(pending)?;
         }
@@ -146,7 +146,7 @@ impl Escalating<'_> {
         self.link.runtime.spawn(async move {
             let settled = escalator.review(transaction, outcome).await;
             // The worker outlives every escalation it started.
-            let _ = resolved.send(settled);
+            let _ = resolved.send(Box::new(settled));
         });
     }
 

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 pub fn assess(escalation: &Escalation) -> Value {
     let decision = &escalation.decision;
     let mut scored: Vec<_> = decision.reasons.iter().filter(|r| r.points != 0).collect();
-    scored.sort_by(|a, b| b.points.cmp(&a.points));
+    scored.sort_by_key(|reason| std::cmp::Reverse(reason.points));
     let rule_hits: Vec<Value> = decision
         .reasons
         .iter()
