@@ -52,6 +52,16 @@ fn seed_investigation(request: &Value, _: usize) -> Reply {
     }
 }
 
+/// One string field of every object in an array.
+fn strings<'a>(array: &'a Value, field: &str) -> Vec<&'a str> {
+    array
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
+}
+
 fn sent_to_the_team(moto: &str) -> Vec<Value> {
     sent_mail(moto)
         .into_iter()
@@ -110,12 +120,7 @@ fn seed_003_high_risk_goes_through_the_full_loop() {
     assert_eq!(case["transaction"]["transaction_id"], "TXN-20251201-191354");
     let report_json: Value = serde_json::from_str(&read(&folder.join("report.json"))).unwrap();
     assert_eq!(report_json["final_decision"]["action"], "BLOCK");
-    let tools: Vec<&str> = report_json["tool_calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|call| call["tool"].as_str().unwrap())
-        .collect();
+    let tools = strings(&report_json["tool_calls"], "tool");
     for tool in fraud_detector::agent::tools::TOOL_NAMES {
         assert!(tools.contains(&tool), "{tool} missing from {tools:?}");
     }
@@ -155,12 +160,7 @@ fn seed_003_high_risk_goes_through_the_full_loop() {
     assert_eq!(logged["status"], "AGENT_DECIDED");
     let transcript: Value =
         serde_json::from_str(logged["agent_transcript"].as_str().unwrap()).unwrap();
-    let kinds: Vec<&str> = transcript["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|step| step["kind"].as_str().unwrap())
-        .collect();
+    let kinds = strings(&transcript["steps"], "kind");
     assert!(kinds.contains(&"prompt") && kinds.contains(&"model") && kinds.contains(&"tool"));
     let text = logged["agent_transcript"].as_str().unwrap();
     assert!(text.contains("Check the risk"), "reasoning_content is kept");
@@ -207,13 +207,10 @@ fn a_reply_slower_than_the_deadline_falls_back_without_delaying_others() {
     assert_eq!(decision["agent"]["fallback_reason"], "timeout");
     assert_eq!(decision["agent"]["engine_action"], "BLOCK");
     // Other customers' decisions were written before the escalated one.
-    let order: Vec<String> = run
-        .decisions()
-        .iter()
-        .map(|decision| decision["transaction_id"].as_str().unwrap().to_owned())
-        .collect();
+    let decisions = Value::Array(run.decisions());
+    let order = strings(&decisions, "transaction_id");
     assert_eq!(order.len(), 51);
-    assert_eq!(order.last().unwrap(), "TXN-20251201-191354", "{order:?}");
+    assert_eq!(order.last(), Some(&"TXN-20251201-191354"), "{order:?}");
 }
 
 #[test]
@@ -235,12 +232,9 @@ fn decisions_behind_an_escalation_keep_the_customers_order() {
         "",
     ));
     support::run(&topology, RunOptions::default());
-    let order: Vec<String> = run
-        .decisions()
-        .iter()
-        .map(|decision| decision["transaction_id"].as_str().unwrap().to_owned())
-        .collect();
-    let position = |id: &str| order.iter().position(|found| found == id).unwrap();
+    let decisions = Value::Array(run.decisions());
+    let order = strings(&decisions, "transaction_id");
+    let position = |id: &str| order.iter().position(|found| *found == id).unwrap();
     assert!(
         position("TXN-20251201-191354") < position("TXN-AFTER"),
         "{order:?}"

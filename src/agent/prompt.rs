@@ -31,26 +31,20 @@ pub fn case_brief(escalation: &Escalation) -> String {
         transaction.amount,
         transaction.currency.as_deref().unwrap_or("")
     );
-    let _ = writeln!(
-        brief,
-        "- merchant: {}",
-        fenced("merchant", &transaction.merchant)
-    );
-    let _ = writeln!(
-        brief,
-        "- merchant category: {}",
-        fenced("merchant_category", &transaction.merchant_category)
-    );
-    let _ = writeln!(
-        brief,
-        "- location: {}",
-        fenced("location", &transaction.location)
-    );
-    let _ = writeln!(
-        brief,
-        "- previous location: {}",
-        fenced("previous_location", &transaction.previous_location)
-    );
+    let untrusted_fields = [
+        ("merchant", &transaction.merchant),
+        ("merchant_category", &transaction.merchant_category),
+        ("location", &transaction.location),
+        ("previous_location", &transaction.previous_location),
+    ];
+    for (name, value) in untrusted_fields {
+        let _ = writeln!(
+            brief,
+            "- {}: {}",
+            name.replace('_', " "),
+            fenced(name, value)
+        );
+    }
     let _ = writeln!(brief, "- card present: {:?}", transaction.card_present);
     let _ = writeln!(
         brief,
