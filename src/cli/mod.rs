@@ -38,6 +38,10 @@ pub enum Command {
         /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9100).
         #[arg(long, env = "FD_HTTP")]
         http: Option<std::net::SocketAddr>,
+        /// Serve the agent's six tools over MCP (streamable HTTP, /mcp) here;
+        /// needs the topology's `agent:` section.
+        #[arg(long, env = "FD_MCP")]
+        mcp: Option<String>,
     },
     /// Generator → full pipeline → a summary with precision and recall per injected scenario.
     Demo(demo::DemoArgs),
@@ -79,7 +83,11 @@ pub fn init_logging(json: bool) {
 
 pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { topology, http } => run::run(&topology, http),
+        Command::Run {
+            topology,
+            http,
+            mcp,
+        } => run::run(&topology, http, mcp),
         Command::Demo(args) => demo::demo(args),
         Command::Drift(args) => drift::drift(args),
         Command::Batch(args) => batch::batch(args),
