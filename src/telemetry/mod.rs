@@ -7,12 +7,14 @@
 mod counters;
 mod histogram;
 mod http;
+mod lag;
 mod metrics;
 mod traces;
 
 pub use counters::{Counters, CountersSnapshot};
 pub use histogram::{LatencyHistogram, DECISION_BOUNDS_NS, STAGE_BOUNDS_NS};
 pub use http::{serve, HttpError};
+pub use lag::ConsumerLag;
 pub use metrics::render;
 pub use traces::{Sampler, Traces, TracesConfig, TracesError, TransactionTrace};
 
@@ -61,6 +63,8 @@ pub struct Telemetry {
     stages: [LatencyHistogram; 3],
     ready: AtomicBool,
     state: OnceLock<Arc<StateStore>>,
+    /// Filled by broker sources (Kafka) only.
+    pub consumer_lag: ConsumerLag,
 }
 
 impl Default for Telemetry {
@@ -77,6 +81,7 @@ impl Telemetry {
             stages: Stage::ALL.map(|_| LatencyHistogram::new(STAGE_BOUNDS_NS)),
             ready: AtomicBool::new(false),
             state: OnceLock::new(),
+            consumer_lag: ConsumerLag::default(),
         }
     }
 

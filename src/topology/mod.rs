@@ -207,6 +207,7 @@ impl Topology {
         if let Some(traces) = &self.telemetry.traces {
             add("telemetry.traces", traces.problems());
         }
+        problems.extend(crate::kafka::topology_problems(self));
         problems
     }
 }
