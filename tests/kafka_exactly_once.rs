@@ -62,10 +62,14 @@ fn committed_decisions(broker: &Tansu) -> Vec<Decision> {
         .collect()
 }
 
-fn wait_for(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
+/// Waits for `done`; on a timeout fails with the detector's log.
+fn wait_for(what: &str, seconds: u64, log_file: &Path, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(log_file).unwrap_or_default();
+            panic!("timed out waiting for {what}; detector log:\n{log}");
+        }
         std::thread::sleep(Duration::from_millis(300));
     }
 }
@@ -97,7 +101,7 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
             }
         })
     };
-    wait_for("the first leg and part of the bulk", 120, || {
+    wait_for("the first leg and part of the bulk", 120, &log_file, || {
         let decisions = committed_decisions(&broker);
         decisions.len() > BULK / 4 && decisions.iter().any(|d| d.transaction_id == "TRAVEL-1")
     });
@@ -112,7 +116,7 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
 
     let mut second = detector(&topology, &log_file);
     let expected = BULK + 2;
-    wait_for("every decision after the restart", 150, || {
+    wait_for("every decision after the restart", 150, &log_file, || {
         committed_decisions(&broker).len() >= expected
     });
     let pid = second.id().to_string();

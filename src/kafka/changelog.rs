@@ -83,7 +83,10 @@ pub(crate) fn restore(
         return Ok(0);
     }
     let mut config = reader_config.clone();
+    // librdkafka wants a group id even for assign(); it never joins nor commits.
+    let group = format!("{topic}-restore");
     config
+        .set("group.id", &group)
         .set("enable.partition.eof", "true")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
