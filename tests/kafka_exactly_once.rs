@@ -87,7 +87,11 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
 
     broker.produce(
         "tx",
-        &[travel_leg("TRAVEL-1", "New York, NY", "2025-12-01T18:00:00Z")],
+        &[travel_leg(
+            "TRAVEL-1",
+            "New York, NY",
+            "2025-12-01T18:00:00Z",
+        )],
     );
     let mut first = detector(&topology, &log_file);
     // Feed the bulk while the detector runs, so the kill lands mid-stream.
@@ -110,7 +114,11 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
     let before_restart = committed_decisions(&broker).len();
     broker.produce(
         "tx",
-        &[travel_leg("TRAVEL-2", "Moscow, Russia", "2025-12-01T18:30:00Z")],
+        &[travel_leg(
+            "TRAVEL-2",
+            "Moscow, Russia",
+            "2025-12-01T18:30:00Z",
+        )],
     );
     feeder.join().unwrap();
 
@@ -123,7 +131,10 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let status = second.wait().unwrap();
     let detector_log = std::fs::read_to_string(&log_file).unwrap_or_default();
-    assert!(status.success(), "SIGTERM must exit 0: {status}\n{detector_log}");
+    assert!(
+        status.success(),
+        "SIGTERM must exit 0: {status}\n{detector_log}"
+    );
 
     let decisions = committed_decisions(&broker);
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -133,7 +144,10 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
     let duplicated: Vec<_> = seen.iter().filter(|(_, count)| **count > 1).collect();
     assert!(duplicated.is_empty(), "duplicated: {duplicated:?}");
     assert_eq!(seen.len(), expected, "lost decisions");
-    assert!(before_restart < expected, "the kill did not land mid-stream");
+    assert!(
+        before_restart < expected,
+        "the kill did not land mid-stream"
+    );
 
     let second_leg = decisions
         .iter()

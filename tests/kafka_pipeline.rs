@@ -68,7 +68,10 @@ fn run_until(yaml: &str, expected: u64) -> RunReport {
     runner.join().unwrap()
 }
 
-fn decode_all<T: fraud_detector::codecs::Record>(records: &[log::LogRecord], codec: &Codec) -> Vec<T> {
+fn decode_all<T: fraud_detector::codecs::Record>(
+    records: &[log::LogRecord],
+    codec: &Codec,
+) -> Vec<T> {
     records
         .iter()
         .map(|record| codec.decode(record.value.as_deref().unwrap()).unwrap())
@@ -90,7 +93,10 @@ fn n_transactions_in_exactly_n_decisions_out_in_customer_order_and_poison_dead_l
         b"",
     ];
     for (index, payload) in poison.iter().enumerate() {
-        records.insert(index * 300 + 7, (format!("poison-{index}"), payload.to_vec()));
+        records.insert(
+            index * 300 + 7,
+            (format!("poison-{index}"), payload.to_vec()),
+        );
     }
     broker.produce("tx", &records);
 
@@ -99,11 +105,20 @@ fn n_transactions_in_exactly_n_decisions_out_in_customer_order_and_poison_dead_l
     assert_eq!(report.counters.decisions(), transactions.len() as u64);
     assert_eq!(report.counters.dead_letters(), poison.len() as u64);
 
-    let decisions: Vec<Decision> =
-        decode_all(&log::committed(broker.port(), "p-decisions", PARTITIONS), &json);
+    let decisions: Vec<Decision> = decode_all(
+        &log::committed(broker.port(), "p-decisions", PARTITIONS),
+        &json,
+    );
     assert_eq!(decisions.len(), transactions.len(), "exactly N decisions");
-    let ids: HashSet<&str> = decisions.iter().map(|d| d.transaction_id.as_str()).collect();
-    assert_eq!(ids.len(), transactions.len(), "no transaction decided twice");
+    let ids: HashSet<&str> = decisions
+        .iter()
+        .map(|d| d.transaction_id.as_str())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        transactions.len(),
+        "no transaction decided twice"
+    );
 
     let mut produced_order: HashMap<&str, Vec<&str>> = HashMap::new();
     for transaction in &transactions {
@@ -131,7 +146,9 @@ fn n_transactions_in_exactly_n_decisions_out_in_customer_order_and_poison_dead_l
         assert!(!letter.reason.is_empty(), "{letter:?}");
     }
     assert!(
-        letters.iter().any(|letter| letter.reason.contains("amount")),
+        letters
+            .iter()
+            .any(|letter| letter.reason.contains("amount")),
         "{letters:?}"
     );
 }

@@ -78,7 +78,10 @@ fn wait_for(what: &str, seconds: u64, replicas: &[&Replica], mut done: impl FnMu
     while !done() {
         if Instant::now() > deadline {
             let logs: Vec<String> = replicas.iter().map(|replica| replica.log()).collect();
-            panic!("timed out waiting for {what}; logs:\n{}", logs.join("\n---\n"));
+            panic!(
+                "timed out waiting for {what}; logs:\n{}",
+                logs.join("\n---\n")
+            );
         }
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -95,9 +98,12 @@ fn two_replicas_share_partitions_and_a_stopped_ones_state_moves_to_the_other() {
 
     let zero = Replica::start(&topology, 0, dir.path());
     let one = Replica::start(&topology, 1, dir.path());
-    wait_for("both replicas to own partitions", 90, &[&zero, &one], || {
-        zero.owns_partitions() && one.owns_partitions()
-    });
+    wait_for(
+        "both replicas to own partitions",
+        90,
+        &[&zero, &one],
+        || zero.owns_partitions() && one.owns_partitions(),
+    );
 
     let mut first: Vec<(String, Vec<u8>)> = (0..TRAVELLERS)
         .map(|index| travel(index, "New York, NY", "2025-12-01T18:00:00Z", 1))
@@ -118,7 +124,13 @@ fn two_replicas_share_partitions_and_a_stopped_ones_state_moves_to_the_other() {
     assert!(status.success(), "SIGTERM exits 0: {status}\n{log}");
     let read_by_one = log
         .lines()
-        .find_map(|line| line.strip_prefix("read ")?.split(' ').next()?.parse::<u64>().ok())
+        .find_map(|line| {
+            line.strip_prefix("read ")?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no run report from replica 1:\n{log}"));
     assert!(read_by_one > 0, "replica 1 shared the work:\n{log}");
 
@@ -127,9 +139,12 @@ fn two_replicas_share_partitions_and_a_stopped_ones_state_moves_to_the_other() {
         .collect();
     broker.produce("tx", &second);
     let expected = first.len() + second.len();
-    wait_for("the second legs on the remaining replica", 90, &[&zero], || {
-        decisions(&broker).len() >= expected
-    });
+    wait_for(
+        "the second legs on the remaining replica",
+        90,
+        &[&zero],
+        || decisions(&broker).len() >= expected,
+    );
     let (status, log) = zero.terminate();
     assert!(status.success(), "SIGTERM exits 0: {status}\n{log}");
 

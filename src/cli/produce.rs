@@ -1,9 +1,9 @@
 //! `produce`: writes transactions to a file or a Kafka topic at a chosen rate.
 
 use anyhow::Context;
+use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
 use fraud_detector::kafka;
 use rdkafka::producer::{BaseProducer, Producer};
-use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;

@@ -39,7 +39,10 @@ pub fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
     if let (Some(bootstrap), Some(topic)) = (&args.kafka, &args.topic) {
         return tail_kafka(bootstrap, topic, &args);
     }
-    let path = args.file.as_ref().context("--file or --kafka with --topic is needed")?;
+    let path = args
+        .file
+        .as_ref()
+        .context("--file or --kafka with --topic is needed")?;
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut reader = BufReader::new(file);
     let stdout = std::io::stdout();

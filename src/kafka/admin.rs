@@ -59,7 +59,9 @@ pub(crate) fn ensure_topics(
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => {
-                return Err(KafkaError::Setup(format!("cannot create topic {topic}: {code}")))
+                return Err(KafkaError::Setup(format!(
+                    "cannot create topic {topic}: {code}"
+                )))
             }
         }
     }

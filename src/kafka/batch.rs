@@ -108,10 +108,10 @@ pub(crate) fn decide<'o>(
             Err((kind, reason)) => {
                 let position = format!("partition {} offset {}", polled.partition, polled.offset);
                 let letter = DeadLetter::new(source, position, kind, reason, &polled.payload);
-                let key = polled
-                    .key
-                    .as_deref()
-                    .map_or_else(|| source.to_owned(), |key| String::from_utf8_lossy(key).into());
+                let key = polled.key.as_deref().map_or_else(
+                    || source.to_owned(),
+                    |key| String::from_utf8_lossy(key).into(),
+                );
                 emit(encode(&outputs.dead_letters, &key, &letter)?)?;
                 decided.tally.dead.push(kind);
             }
@@ -188,9 +188,17 @@ mod tests {
             started: Instant::now(),
         };
         let batch = [
-            record(0, 10, r#"{"transaction_id":"t1","customer_id":"c1","amount":5}"#),
+            record(
+                0,
+                10,
+                r#"{"transaction_id":"t1","customer_id":"c1","amount":5}"#,
+            ),
             record(0, 11, "{not json"),
-            record(1, 3, r#"{"transaction_id":"t2","customer_id":"c2","amount":7}"#),
+            record(
+                1,
+                3,
+                r#"{"transaction_id":"t2","customer_id":"c2","amount":7}"#,
+            ),
         ];
         let mut produced = Vec::new();
         let decided = decide(

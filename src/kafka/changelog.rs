@@ -165,7 +165,10 @@ mod tests {
         );
         let mut wrong = bytes.clone();
         wrong[0] = 9;
-        assert_eq!(ChangelogEntry::decode(&wrong), Err(ChangelogError::Version(9)));
+        assert_eq!(
+            ChangelogEntry::decode(&wrong),
+            Err(ChangelogError::Version(9))
+        );
         assert!(matches!(
             ChangelogEntry::decode(&bytes[..bytes.len() - 3]),
             Err(ChangelogError::State(_))

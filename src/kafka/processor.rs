@@ -11,7 +11,7 @@
 //! commits the batch in hand, leaves the group and returns.
 
 use super::admin;
-use super::batch::{self, Outputs, OutputTopic, Polled, Produced, Tally};
+use super::batch::{self, OutputTopic, Outputs, Polled, Produced, Tally};
 use super::changelog;
 use super::client::{client_config, PRODUCER_DEFAULTS};
 use super::context::ConsumerEvents;
@@ -41,10 +41,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The Kafka source of `topology`, if it has one.
 pub fn kafka_source(topology: &Topology) -> Option<(&String, &KafkaSourceConfig)> {
-    topology.sources.iter().find_map(|(name, source)| match source {
-        SourceConfig::Kafka(config) => Some((name, config)),
-        _ => None,
-    })
+    topology
+        .sources
+        .iter()
+        .find_map(|(name, source)| match source {
+            SourceConfig::Kafka(config) => Some((name, config)),
+            _ => None,
+        })
 }
 
 /// Problems a topology with a Kafka source has beyond each component's own.
@@ -399,7 +402,10 @@ impl Processor {
         let decided = match decided {
             Ok(decided) => decided,
             Err(message) => {
-                return Err(Failure::Other(sent.err().unwrap_or(message), touched_all(batch)))
+                return Err(Failure::Other(
+                    sent.err().unwrap_or(message),
+                    touched_all(batch),
+                ))
             }
         };
         let mut offsets = TopicPartitionList::new();
@@ -429,7 +435,8 @@ impl Processor {
         counters
             .transactions_in
             .fetch_add(tally.records, Ordering::Relaxed);
-        self.read_counter.fetch_add(tally.records, Ordering::Relaxed);
+        self.read_counter
+            .fetch_add(tally.records, Ordering::Relaxed);
         for action in tally.actions {
             counters.decided(action);
         }

@@ -25,11 +25,12 @@ pub fn idempotent_producer(
 
 impl KafkaSink {
     pub fn new(config: &KafkaSinkConfig) -> Result<KafkaSink, SinkError> {
-        let producer = idempotent_producer(&config.bootstrap_servers, &config.properties)
-        .map_err(|error| SinkError::Io {
-            sink: config.topic.clone(),
-            detail: error.to_string(),
-        })?;
+        let producer = idempotent_producer(&config.bootstrap_servers, &config.properties).map_err(
+            |error| SinkError::Io {
+                sink: config.topic.clone(),
+                detail: error.to_string(),
+            },
+        )?;
         Ok(KafkaSink {
             topic: config.topic.clone(),
             producer,
@@ -39,8 +40,14 @@ impl KafkaSink {
     fn write(&self, batch: &RecordBatch) -> Result<u64, SinkError> {
         let mut bytes = 0;
         for record in batch {
-            send(&self.producer, &self.topic, None, &record.key, &record.payload)
-                .map_err(|error| self.error(error))?;
+            send(
+                &self.producer,
+                &self.topic,
+                None,
+                &record.key,
+                &record.payload,
+            )
+            .map_err(|error| self.error(error))?;
             bytes += record.payload.len() as u64;
         }
         self.producer.poll(Duration::ZERO);

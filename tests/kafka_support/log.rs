@@ -41,12 +41,15 @@ pub fn committed(port: u16, topic: &str, partitions: i32) -> Vec<LogRecord> {
         .collect()
 }
 
+/// (offset, key, value) of one record in a batch.
+type RawRecord = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
 struct Batch {
     producer_id: i64,
     transactional: bool,
     control: bool,
     last_offset: i64,
-    records: Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)>,
+    records: Vec<RawRecord>,
 }
 
 fn read_partition(stream: &mut TcpStream, topic: &str, partition: i32) -> Vec<LogRecord> {
@@ -176,7 +179,11 @@ fn parse_batches(bytes: &[u8]) -> Vec<Batch> {
         assert_eq!(batch.take(1)[0], 2, "record batch magic");
         batch.i32(); // crc
         let attributes = batch.i16();
-        assert_eq!(attributes & 7, 0, "the tests read uncompressed batches only");
+        assert_eq!(
+            attributes & 7,
+            0,
+            "the tests read uncompressed batches only"
+        );
         let last_offset_delta = batch.i32();
         batch.i64();
         batch.i64();

@@ -73,22 +73,22 @@ impl Tansu {
 /// Produces `records` (key, payload) in order with an idempotent producer
 /// and Java's partitioner, as the detector's own producers do.
 pub fn produce(bootstrap: &str, topic: &str, records: &[(String, Vec<u8>)]) {
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("enable.idempotence", "true")
-            .set("partitioner", "murmur2_random")
-            .set("linger.ms", "5")
-            .create()
-            .unwrap();
-        for (key, payload) in records {
-            loop {
-                match producer.send(BaseRecord::to(topic).key(key).payload(payload)) {
-                    Ok(()) => break,
-                    Err((_, _)) => producer.poll(Duration::from_millis(20)),
-                }
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    for (key, payload) in records {
+        loop {
+            match producer.send(BaseRecord::to(topic).key(key).payload(payload)) {
+                Ok(()) => break,
+                Err((_, _)) => producer.poll(Duration::from_millis(20)),
             }
         }
-        producer.flush(Duration::from_secs(60)).unwrap();
+    }
+    producer.flush(Duration::from_secs(60)).unwrap();
 }
 
 /// Client properties for tests: a short group session (tansu's first join
