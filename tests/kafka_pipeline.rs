@@ -9,7 +9,7 @@ use fraud_detector::codecs::{Codec, CodecKind};
 use fraud_detector::domain::{DeadLetter, Decision, Transaction};
 use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
 use fraud_detector::runtime::{RunOptions, RunReport, Shutdown};
-use fraud_detector::telemetry::Counters;
+use fraud_detector::telemetry::{render, Telemetry};
 use kafka_support::{log, Tansu};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -44,13 +44,15 @@ fn encoded(transactions: &[Transaction], codec: &Codec) -> Vec<(String, Vec<u8>)
         .collect()
 }
 
-/// Runs the detector in this process until it has committed `expected` records.
-fn run_until(yaml: &str, expected: u64) -> RunReport {
+/// Runs the detector in this process until it has committed `expected`
+/// records and `/metrics` shows every partition caught up.
+fn run_until(yaml: &str, input: &str, expected: u64) -> RunReport {
     let topology = support::topology(yaml);
-    let counters = Arc::new(Counters::default());
+    let telemetry = Arc::new(Telemetry::default());
+    let counters = telemetry.counters.clone();
     let shutdown = Shutdown::default();
     let options = RunOptions {
-        counters: Some(counters.clone()),
+        telemetry: Some(telemetry.clone()),
         shutdown: shutdown.clone(),
         ..RunOptions::default()
     };
@@ -61,6 +63,22 @@ fn run_until(yaml: &str, expected: u64) -> RunReport {
             Instant::now() < deadline && !runner.is_finished(),
             "only {} of {expected} records committed",
             counters.snapshot().transactions_in
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Lag comes from the client's statistics (fetch high watermark), once a second.
+    let caught_up = |metrics: &str| {
+        (0..PARTITIONS).all(|partition| {
+            metrics.contains(&format!(
+                "fraud_consumer_lag{{topic=\"{input}\",partition=\"{partition}\"}} 0\n"
+            ))
+        })
+    };
+    while !caught_up(&render(&telemetry)) {
+        assert!(
+            Instant::now() < deadline,
+            "no zero lag per partition in /metrics:\n{}",
+            render(&telemetry)
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -101,7 +119,7 @@ fn n_transactions_in_exactly_n_decisions_out_in_customer_order_and_poison_dead_l
     broker.produce("tx", &records);
 
     let yaml = kafka_support::topology_yaml(&broker.bootstrap(), "tx", "p", "json");
-    let report = run_until(&yaml, records.len() as u64);
+    let report = run_until(&yaml, "tx", records.len() as u64);
     assert_eq!(report.counters.decisions(), transactions.len() as u64);
     assert_eq!(report.counters.dead_letters(), poison.len() as u64);
 
@@ -162,7 +180,7 @@ fn confluent_avro_round_trip() {
     broker.produce("tx-avro", &encoded(&transactions, &writer));
 
     let yaml = kafka_support::topology_yaml(&broker.bootstrap(), "tx-avro", "a", "confluent_avro");
-    let report = run_until(&yaml, transactions.len() as u64);
+    let report = run_until(&yaml, "tx-avro", transactions.len() as u64);
     assert_eq!(report.counters.dead_letters(), 0, "{:?}", report.counters);
 
     let committed = log::committed(broker.port(), "a-decisions", PARTITIONS);

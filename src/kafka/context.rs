@@ -6,9 +6,9 @@
 use crate::telemetry::Telemetry;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
-use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::ClientContext;
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
 /// Partition changes since the loop last looked.
@@ -49,16 +49,27 @@ impl ConsumerEvents {
 }
 
 impl ClientContext for ConsumerEvents {
-    fn stats(&self, statistics: Statistics) {
-        let Some(topic) = statistics.topics.get(&self.topic) else {
+    /// Lag = the fetch high watermark − the position handed to us. Not
+    /// librdkafka's own `consumer_lag`: that counts from the committed
+    /// offset, which the transactions move without the consumer knowing.
+    fn stats_raw(&self, statistics: &[u8]) {
+        let Ok(statistics) = serde_json::from_slice::<Value>(statistics) else {
             return;
         };
-        for (partition, stats) in &topic.partitions {
-            // librdkafka lists partition -1 (the internal UA partition) too.
-            if *partition >= 0 && stats.desired {
-                self.telemetry
-                    .consumer_lag
-                    .set(&self.topic, *partition, stats.consumer_lag);
+        let partitions = statistics["topics"][self.topic.as_str()]["partitions"].as_object();
+        for (partition, stats) in partitions.into_iter().flatten() {
+            // librdkafka lists partition -1 (its internal UA partition) too.
+            let (Ok(partition), Some(high), Some(position)) = (
+                partition.parse::<i32>(),
+                stats["hi_offset"].as_i64(),
+                stats["app_offset"].as_i64(),
+            ) else {
+                continue;
+            };
+            let known = high >= 0 && position >= 0;
+            if partition >= 0 && known && stats["desired"].as_bool() == Some(true) {
+                let lag = (high - position).max(0);
+                self.telemetry.consumer_lag.set(&self.topic, partition, lag);
             }
         }
     }
