@@ -7,13 +7,12 @@
 mod kafka_support;
 mod support;
 
-use fraud_detector::codecs::{Codec, CodecKind};
 use fraud_detector::domain::Decision;
-use kafka_support::{log, Tansu};
+use kafka_support::{log, wait_for, Tansu};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PARTITIONS: i32 = 3;
 const BULK: usize = 12_000;
@@ -55,23 +54,11 @@ fn bulk() -> Vec<(String, Vec<u8>)> {
 }
 
 fn committed_decisions(broker: &Tansu) -> Vec<Decision> {
-    let json = Codec::new(CodecKind::Json);
-    log::committed(broker.port(), "e-decisions", PARTITIONS)
-        .iter()
-        .map(|record| json.decode(record.value.as_deref().unwrap()).unwrap())
-        .collect()
+    kafka_support::committed_json(broker, "e-decisions", PARTITIONS)
 }
 
-/// Waits for `done`; on a timeout fails with the detector's log.
-fn wait_for(what: &str, seconds: u64, log_file: &Path, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !done() {
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(log_file).unwrap_or_default();
-            panic!("timed out waiting for {what}; detector log:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
+fn read_log(path: &Path) -> impl Fn() -> String + '_ {
+    move || std::fs::read_to_string(path).unwrap_or_default()
 }
 
 #[test]
@@ -105,10 +92,15 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
             }
         })
     };
-    wait_for("the first leg and part of the bulk", 120, &log_file, || {
-        let decisions = committed_decisions(&broker);
-        decisions.len() > BULK / 4 && decisions.iter().any(|d| d.transaction_id == "TRAVEL-1")
-    });
+    wait_for(
+        "the first leg and part of the bulk",
+        120,
+        read_log(&log_file),
+        || {
+            let decisions = committed_decisions(&broker);
+            decisions.len() > BULK / 4 && decisions.iter().any(|d| d.transaction_id == "TRAVEL-1")
+        },
+    );
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     let before_restart = committed_decisions(&broker).len();
@@ -124,9 +116,12 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
 
     let mut second = detector(&topology, &log_file);
     let expected = BULK + 2;
-    wait_for("every decision after the restart", 150, &log_file, || {
-        committed_decisions(&broker).len() >= expected
-    });
+    wait_for(
+        "every decision after the restart",
+        150,
+        read_log(&log_file),
+        || committed_decisions(&broker).len() >= expected,
+    );
     let pid = second.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let status = second.wait().unwrap();

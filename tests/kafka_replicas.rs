@@ -6,13 +6,11 @@
 mod kafka_support;
 mod support;
 
-use fraud_detector::codecs::{Codec, CodecKind};
 use fraud_detector::domain::Decision;
-use kafka_support::{log, Tansu};
+use kafka_support::{wait_for, Tansu};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const PARTITIONS: i32 = 4;
 const TRAVELLERS: usize = 40;
@@ -66,24 +64,13 @@ fn travel(index: usize, place: &str, time: &str, leg: u8) -> (String, Vec<u8>) {
 }
 
 fn decisions(broker: &Tansu) -> Vec<Decision> {
-    let json = Codec::new(CodecKind::Json);
-    log::committed(broker.port(), "r-decisions", PARTITIONS)
-        .iter()
-        .map(|record| json.decode(record.value.as_deref().unwrap()).unwrap())
-        .collect()
+    kafka_support::committed_json(broker, "r-decisions", PARTITIONS)
 }
 
-fn wait_for(what: &str, seconds: u64, replicas: &[&Replica], mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !done() {
-        if Instant::now() > deadline {
-            let logs: Vec<String> = replicas.iter().map(|replica| replica.log()).collect();
-            panic!(
-                "timed out waiting for {what}; logs:\n{}",
-                logs.join("\n---\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(300));
+fn logs<'a>(replicas: &'a [&'a Replica]) -> impl Fn() -> String + 'a {
+    move || {
+        let logs: Vec<String> = replicas.iter().map(|replica| replica.log()).collect();
+        logs.join("\n---\n")
     }
 }
 
@@ -101,7 +88,7 @@ fn two_replicas_share_partitions_and_a_stopped_ones_state_moves_to_the_other() {
     wait_for(
         "both replicas to own partitions",
         90,
-        &[&zero, &one],
+        logs(&[&zero, &one]),
         || zero.owns_partitions() && one.owns_partitions(),
     );
 
@@ -116,7 +103,7 @@ fn two_replicas_share_partitions_and_a_stopped_ones_state_moves_to_the_other() {
         (customer, json.into_bytes())
     }));
     broker.produce("tx", &first);
-    wait_for("the first legs", 90, &[&zero, &one], || {
+    wait_for("the first legs", 90, logs(&[&zero, &one]), || {
         decisions(&broker).len() >= first.len()
     });
 
@@ -142,7 +129,7 @@ fn two_replicas_share_partitions_and_a_stopped_ones_state_moves_to_the_other() {
     wait_for(
         "the second legs on the remaining replica",
         90,
-        &[&zero],
+        logs(&[&zero]),
         || decisions(&broker).len() >= expected,
     );
     let (status, log) = zero.terminate();

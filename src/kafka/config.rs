@@ -57,13 +57,7 @@ fn default_true() -> bool {
 
 impl KafkaSourceConfig {
     pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if self.bootstrap_servers.trim().is_empty() {
-            problems.push("bootstrap_servers: must name at least one broker".into());
-        }
-        if self.topic.trim().is_empty() {
-            problems.push("topic: must not be empty".into());
-        }
+        let mut problems = endpoint_problems(&self.bootstrap_servers, &self.topic);
         if self.group_id.trim().is_empty() {
             problems.push("group_id: must not be empty".into());
         }
@@ -109,13 +103,7 @@ pub struct KafkaSinkConfig {
 
 impl KafkaSinkConfig {
     pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if self.bootstrap_servers.trim().is_empty() {
-            problems.push("bootstrap_servers: must name at least one broker".into());
-        }
-        if self.topic.trim().is_empty() {
-            problems.push("topic: must not be empty".into());
-        }
+        let mut problems = endpoint_problems(&self.bootstrap_servers, &self.topic);
         if self.codec == CodecKind::ConfluentAvro && self.schema_id.is_none() {
             problems.push("schema_id: codec confluent_avro needs the schema's registry id".into());
         }
@@ -125,6 +113,18 @@ impl KafkaSinkConfig {
     pub fn codec(&self) -> Codec {
         with_schema_id(Codec::new(self.codec), self.schema_id)
     }
+}
+
+/// What a source and a sink both need: a cluster and a topic.
+fn endpoint_problems(bootstrap_servers: &str, topic: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if bootstrap_servers.trim().is_empty() {
+        problems.push("bootstrap_servers: must name at least one broker".into());
+    }
+    if topic.trim().is_empty() {
+        problems.push("topic: must not be empty".into());
+    }
+    problems
 }
 
 fn with_schema_id(codec: Codec, schema_id: Option<u32>) -> Codec {

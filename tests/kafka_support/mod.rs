@@ -13,7 +13,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct Tansu {
     pub server: LocalServer,
@@ -126,4 +126,33 @@ sinks:
         schema(12),
         schema(13)
     )
+}
+
+/// The committed records of `topic`, decoded as JSON.
+pub fn committed_json<T: fraud_detector::codecs::Record>(
+    broker: &Tansu,
+    topic: &str,
+    partitions: i32,
+) -> Vec<T> {
+    let json = fraud_detector::codecs::Codec::new(fraud_detector::codecs::CodecKind::Json);
+    log::committed(broker.port(), topic, partitions)
+        .iter()
+        .map(|record| json.decode(record.value.as_deref().unwrap()).unwrap())
+        .collect()
+}
+
+/// Waits for `done`; on a timeout fails with what `logs` returns (the detectors' logs).
+pub fn wait_for(
+    what: &str,
+    seconds: u64,
+    logs: impl Fn() -> String,
+    mut done: impl FnMut() -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !done() {
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}; logs:\n{}", logs());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
