@@ -11,27 +11,10 @@ use fraud_detector::domain::Decision;
 use kafka_support::{log, wait_for, Tansu};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const PARTITIONS: i32 = 3;
 const BULK: usize = 12_000;
-
-fn detector(topology: &Path, log_file: &Path) -> Child {
-    let stderr = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_file)
-        .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_fraud-detector"))
-        .args(["run", "--topology"])
-        .arg(topology)
-        .env("FD_REPLICA", "0")
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .unwrap()
-}
 
 fn travel_leg(id: &str, place: &str, time: &str) -> (String, Vec<u8>) {
     let json = format!(
@@ -80,7 +63,7 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
             "2025-12-01T18:00:00Z",
         )],
     );
-    let mut first = detector(&topology, &log_file);
+    let mut first = kafka_support::spawn_detector(&topology, &log_file, 0);
     // Feed the bulk while the detector runs, so the kill lands mid-stream.
     let bulk = bulk();
     let feeder = {
@@ -114,7 +97,7 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
     );
     feeder.join().unwrap();
 
-    let mut second = detector(&topology, &log_file);
+    let mut second = kafka_support::spawn_detector(&topology, &log_file, 0);
     let expected = BULK + 2;
     wait_for(
         "every decision after the restart",
@@ -122,9 +105,7 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing_and_keeps_windows
         read_log(&log_file),
         || committed_decisions(&broker).len() >= expected,
     );
-    let pid = second.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = second.wait().unwrap();
+    let status = kafka_support::terminate(&mut second);
     let detector_log = std::fs::read_to_string(&log_file).unwrap_or_default();
     assert!(
         status.success(),

@@ -10,7 +10,7 @@ use fraud_detector::domain::Decision;
 use kafka_support::{wait_for, Tansu};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 const PARTITIONS: i32 = 4;
 const TRAVELLERS: usize = 40;
@@ -24,15 +24,7 @@ struct Replica {
 impl Replica {
     fn start(topology: &Path, index: usize, dir: &Path) -> Replica {
         let log = dir.join(format!("replica-{index}.log"));
-        let stderr = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_fraud-detector"))
-            .args(["run", "--log-json", "--topology"])
-            .arg(topology)
-            .env("FD_REPLICA", index.to_string())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
+        let child = kafka_support::spawn_detector(topology, &log, index);
         Replica { child, log }
     }
 
@@ -48,9 +40,7 @@ impl Replica {
 
     /// SIGTERM, then the exit status and the run's report line.
     fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let status = self.child.wait().unwrap();
+        let status = kafka_support::terminate(&mut self.child);
         (status, self.log())
     }
 }

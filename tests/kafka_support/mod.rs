@@ -17,27 +17,36 @@ use std::time::{Duration, Instant};
 
 pub struct Tansu {
     pub server: LocalServer,
+    /// The S3 endpoint of durable storage (moto), if any.
+    s3: Option<String>,
 }
 
 impl Tansu {
     /// A fresh broker with in-memory storage.
     pub fn start() -> Tansu {
-        let program = installed_tool("FD_TANSU", "scripts/install-tansu.sh");
         let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let mut command = Command::new(program);
-        command.args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            "memory://tansu/",
-        ]);
         Tansu {
-            server: LocalServer::start(command, port, "tansu"),
+            server: LocalServer::start(tansu_command(port, None), port, "tansu"),
+            s3: None,
         }
+    }
+
+    /// A broker whose topics, records and offsets live in a bucket of the
+    /// S3 emulator at `endpoint`, so they survive a broker restart.
+    pub fn start_durable(endpoint: &str) -> Tansu {
+        create_bucket(endpoint, "tansu");
+        let port = free_port();
+        Tansu {
+            server: LocalServer::start(tansu_command(port, Some(endpoint)), port, "tansu"),
+            s3: Some(endpoint.to_owned()),
+        }
+    }
+
+    /// SIGKILL, then a new broker on the same port and storage.
+    pub fn kill_and_restart(&mut self) {
+        self.server.kill();
+        let port = self.server.port;
+        self.server = LocalServer::start(tansu_command(port, self.s3.as_deref()), port, "tansu");
     }
 
     pub fn bootstrap(&self) -> String {
@@ -68,6 +77,49 @@ impl Tansu {
     pub fn port(&self) -> u16 {
         self.server.port
     }
+}
+
+fn tansu_command(port: u16, s3: Option<&str>) -> Command {
+    let program = installed_tool("FD_TANSU", "scripts/install-tansu.sh");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut command = Command::new(program);
+    command.args([
+        "broker",
+        "--listener-url",
+        &url,
+        "--advertised-listener-url",
+        &url,
+    ]);
+    match s3 {
+        None => command.args(["--storage-engine", "memory://tansu/"]),
+        // Pinned to the local emulator: tansu must never reach for real AWS.
+        Some(endpoint) => command
+            .args(["--storage-engine", "s3://tansu/"])
+            .env("AWS_ENDPOINT", endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "x")
+            .env("AWS_SECRET_ACCESS_KEY", "x")
+            .env("AWS_DEFAULT_REGION", "us-east-1"),
+    };
+    command
+}
+
+/// PUT /BUCKET on the S3 emulator.
+fn create_bucket(endpoint: &str, bucket: &str) {
+    use std::io::{Read, Write};
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "creating the bucket: {response}"
+    );
 }
 
 /// Produces `records` (key, payload) in order with an idempotent producer
@@ -155,4 +207,33 @@ pub fn wait_for(
         }
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// `fraud-detector run --topology TOPOLOGY` as replica `replica`, its
+/// stderr appended to `log`.
+pub fn spawn_detector(
+    topology: &std::path::Path,
+    log: &std::path::Path,
+    replica: usize,
+) -> std::process::Child {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_fraud-detector"))
+        .args(["run", "--log-json", "--topology"])
+        .arg(topology)
+        .env("FD_REPLICA", replica.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// SIGTERM, then the exit status.
+pub fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    child.wait().unwrap()
 }
