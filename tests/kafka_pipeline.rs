@@ -194,3 +194,45 @@ fn confluent_avro_round_trip() {
     let produced: HashSet<String> = transactions.into_iter().map(|t| t.transaction_id).collect();
     assert_eq!(decided, produced);
 }
+
+#[test]
+fn produce_and_tail_on_kafka_from_the_command_line() {
+    let broker = Tansu::start();
+    broker.create_topic("cli-tx", PARTITIONS);
+    let binary = env!("CARGO_BIN_EXE_fraud-detector");
+    let bootstrap = broker.bootstrap();
+    let produced = std::process::Command::new(binary)
+        .args(["produce", "--kafka", &bootstrap, "--topic", "cli-tx"])
+        .args(["--count", "120", "--rate", "2000"])
+        .output()
+        .unwrap();
+    assert!(produced.status.success(), "{produced:?}");
+    let tailed = std::process::Command::new(binary)
+        .args(["tail", "--kafka", &bootstrap, "--topic", "cli-tx", "--json"])
+        .output()
+        .unwrap();
+    assert!(tailed.status.success(), "{tailed:?}");
+    let json = Codec::new(CodecKind::Json);
+    let stdout = String::from_utf8(tailed.stdout).unwrap();
+    let transactions: Vec<Transaction> = stdout
+        .lines()
+        .map(|line| json.decode(line.as_bytes()).unwrap())
+        .collect();
+    assert_eq!(transactions.len(), 120);
+    let keys: Vec<(String, i32)> = log::committed(broker.port(), "cli-tx", PARTITIONS)
+        .into_iter()
+        .map(|record| {
+            let key = String::from_utf8(record.key.unwrap()).unwrap();
+            (key, record.partition)
+        })
+        .collect();
+    let mut partition_of: HashMap<String, i32> = HashMap::new();
+    for (key, partition) in keys {
+        assert_eq!(
+            *partition_of.entry(key.clone()).or_insert(partition),
+            partition,
+            "customer {key} on one partition"
+        );
+    }
+    assert!(partition_of.len() > 1, "keyed by customer_id");
+}

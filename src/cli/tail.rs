@@ -86,6 +86,8 @@ fn render(line: &str, json: bool) -> String {
 fn tail_kafka(bootstrap: &str, topic: &str, args: &TailArgs) -> anyhow::Result<ExitCode> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
+        // librdkafka wants a group id even for assign(); it never joins nor commits.
+        .set("group.id", "fraud-detector-tail")
         .set("enable.partition.eof", "true")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
