@@ -408,23 +408,23 @@ impl Processor {
                 ))
             }
         };
+        let touched = || decided.touched.values().flatten().cloned().collect();
         let mut offsets = TopicPartitionList::new();
         for (partition, next) in &decided.next_offsets {
             offsets
                 .add_partition_offset(&self.config.topic, *partition, Offset::Offset(*next))
-                .map_err(Failure::kafka)?;
+                .map_err(|error| Failure::Kafka(error, touched()))?;
         }
         let group = self
             .consumer
             .group_metadata()
-            .ok_or_else(|| Failure::Other("no consumer group metadata".into(), Vec::new()))?;
+            .ok_or_else(|| Failure::Other("no consumer group metadata".into(), touched()))?;
         let committed = self
             .producer
             .send_offsets_to_transaction(&offsets, &group, TIMEOUT)
             .and_then(|()| self.producer.commit_transaction(TIMEOUT));
         if let Err(error) = committed {
-            let touched = decided.touched.into_values().flatten().collect();
-            return Err(Failure::Kafka(error, touched));
+            return Err(Failure::Kafka(error, touched()));
         }
         self.count(decided.tally);
         Ok(batch.len() as u64)
