@@ -10,5 +10,8 @@ export FD_ONNXRUNTIME
 # Local AWS services (S3, DynamoDB, SES) for the integration tests.
 FD_MOTO_SERVER="$(scripts/install-moto.sh)"
 export FD_MOTO_SERVER
+# tansu, the Kafka-compatible broker the Kafka tests start on a free port.
+FD_TANSU="$(scripts/install-tansu.sh)"
+export FD_TANSU
 cargo test --locked --all-targets "$@"
 cargo test --locked --doc

@@ -11,6 +11,7 @@ pub mod duration;
 pub mod engine;
 pub mod generator;
 pub mod geo;
+pub mod kafka;
 pub mod model;
 pub mod rules;
 pub mod runtime;

@@ -1,8 +1,9 @@
-//! `produce`: writes transactions to an output at a chosen rate. Files now;
-//! Kafka and Kinesis add their own targets.
+//! `produce`: writes transactions to a file or a Kafka topic at a chosen rate.
 
 use anyhow::Context;
 use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
+use fraud_detector::kafka;
+use rdkafka::producer::{BaseProducer, Producer};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
@@ -12,8 +13,14 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args)]
 pub struct ProduceArgs {
     /// Append JSON lines to this file.
+    #[arg(long, required_unless_present = "kafka", conflicts_with = "kafka")]
+    file: Option<PathBuf>,
+    /// Produce to Kafka: the bootstrap servers (with --topic), keyed by customer_id.
+    #[arg(long, requires = "topic")]
+    kafka: Option<String>,
+    /// The Kafka topic to produce to.
     #[arg(long)]
-    file: PathBuf,
+    topic: Option<String>,
     /// Copy records from this JSON-lines file (default: the generator).
     #[arg(long)]
     input: Option<PathBuf>,
@@ -31,12 +38,7 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     if let Some(rate) = args.rate.filter(|rate| !(rate.is_finite() && *rate > 0.0)) {
         anyhow::bail!("--rate {rate} is not a positive number");
     }
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&args.file)
-        .with_context(|| format!("opening {}", args.file.display()))?;
-    let mut out = BufWriter::new(file);
+    let (mut out, target) = Target::open(&args)?;
     let records: Box<dyn Iterator<Item = anyhow::Result<Vec<u8>>>> = match &args.input {
         Some(path) => {
             let input = BufReader::new(
@@ -49,8 +51,7 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut written = 0u64;
     for record in records.take(args.count as usize) {
-        out.write_all(&record?)?;
-        out.write_all(b"\n")?;
+        out.write(&record?)?;
         written += 1;
         if let Some(rate) = args.rate {
             pace(&mut out, written, rate, started)?;
@@ -58,8 +59,7 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     eprintln!(
-        "produced {written} records to {} in {:.2}s",
-        args.file.display(),
+        "produced {written} records to {target} in {:.2}s",
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
@@ -84,8 +84,77 @@ fn generated(
     }))
 }
 
+/// Where records go: JSON lines appended to a file, or a Kafka topic.
+enum Out {
+    File(BufWriter<File>),
+    Kafka {
+        producer: BaseProducer,
+        topic: String,
+    },
+}
+
+struct Target;
+
+impl Target {
+    fn open(args: &ProduceArgs) -> anyhow::Result<(Out, String)> {
+        if let (Some(bootstrap), Some(topic)) = (&args.kafka, &args.topic) {
+            let producer = kafka::idempotent_producer(bootstrap, &kafka::Properties::new())?;
+            let name = format!("kafka {bootstrap} topic {topic}");
+            return Ok((
+                Out::Kafka {
+                    producer,
+                    topic: topic.clone(),
+                },
+                name,
+            ));
+        }
+        let path = args
+            .file
+            .as_ref()
+            .context("--file or --kafka with --topic is needed")?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        Ok((Out::File(BufWriter::new(file)), path.display().to_string()))
+    }
+}
+
+impl Out {
+    fn write(&mut self, record: &[u8]) -> anyhow::Result<()> {
+        match self {
+            Out::File(out) => {
+                out.write_all(record)?;
+                out.write_all(b"\n")?;
+            }
+            Out::Kafka { producer, topic } => {
+                // Keyed by customer so each customer's records stay in order on one partition.
+                let key = serde_json::from_slice::<Keyed>(record)
+                    .map(|keyed| keyed.customer_id)
+                    .unwrap_or_default();
+                kafka::send(producer, topic, None, &key, record)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        match self {
+            Out::File(out) => out.flush()?,
+            Out::Kafka { producer, .. } => producer.flush(Duration::from_secs(60))?,
+        }
+        Ok(())
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Keyed {
+    customer_id: String,
+}
+
 /// Sleeps until `written` records are due, flushing first so readers see them.
-fn pace(out: &mut impl Write, written: u64, rate: f64, started: Instant) -> anyhow::Result<()> {
+fn pace(out: &mut Out, written: u64, rate: f64, started: Instant) -> anyhow::Result<()> {
     let due = Duration::from_secs_f64(written as f64 / rate);
     let elapsed = started.elapsed();
     if due > elapsed {

@@ -1,6 +1,10 @@
-//! `tail`: prints an output file's records, like kcat for files.
+//! `tail`: prints an output file's or a Kafka topic's records, like kcat.
 
 use anyhow::Context;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 use serde_json::Value;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
@@ -11,8 +15,15 @@ use std::time::Duration;
 #[derive(clap::Args)]
 pub struct TailArgs {
     /// A JSON-lines output file (decisions, alerts, cases or dead letters).
+    #[arg(long, required_unless_present = "kafka", conflicts_with = "kafka")]
+    file: Option<PathBuf>,
+    /// Read a Kafka topic instead (read_committed, every partition from the
+    /// start): the bootstrap servers, with --topic.
+    #[arg(long, requires = "topic")]
+    kafka: Option<String>,
+    /// The Kafka topic to read.
     #[arg(long)]
-    file: PathBuf,
+    topic: Option<String>,
     /// Keep printing records as they are appended.
     #[arg(long, short)]
     follow: bool,
@@ -25,8 +36,14 @@ pub struct TailArgs {
 }
 
 pub fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
-    let file =
-        File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    if let (Some(bootstrap), Some(topic)) = (&args.kafka, &args.topic) {
+        return tail_kafka(bootstrap, topic, &args);
+    }
+    let path = args
+        .file
+        .as_ref()
+        .context("--file or --kafka with --topic is needed")?;
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut reader = BufReader::new(file);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -50,15 +67,64 @@ pub fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
         if seen <= skip || line.trim().is_empty() {
             continue;
         }
-        let printed = if args.json {
-            line.trim_end().to_owned()
-        } else {
-            pretty(line.trim_end())
-        };
-        if writeln!(out, "{printed}").is_err() {
+        if writeln!(out, "{}", render(line.trim_end(), args.json)).is_err() {
             break; // the reader went away (`| head`)
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(line: &str, json: bool) -> String {
+    if json {
+        line.to_owned()
+    } else {
+        pretty(line)
+    }
+}
+
+/// Every partition from its start; without --follow, stops at their ends.
+fn tail_kafka(bootstrap: &str, topic: &str, args: &TailArgs) -> anyhow::Result<ExitCode> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        // librdkafka wants a group id even for assign(); it never joins nor commits.
+        .set("group.id", "fraud-detector-tail")
+        .set("enable.partition.eof", "true")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(30))?;
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|found| found.name() == topic)
+        .map(|found| found.partitions().len() as i32)
+        .filter(|count| *count > 0)
+        .with_context(|| format!("topic {topic} does not exist"))?;
+    let mut assignment = TopicPartitionList::new();
+    assignment.add_partition_range(topic, 0, partitions - 1);
+    assignment.set_all_offsets(Offset::Beginning)?;
+    consumer.assign(&assignment)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut open = partitions;
+    while args.follow || open > 0 {
+        match consumer.poll(Duration::from_millis(500)) {
+            None => out.flush()?,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => open -= 1,
+            Some(Err(error)) => eprintln!("kafka: {error}"),
+            Some(Ok(message)) => {
+                let payload = message.payload().unwrap_or_default();
+                let line = match std::str::from_utf8(payload) {
+                    Ok(text) => render(text, args.json),
+                    Err(_) => format!("(binary, {} bytes: Avro?)", payload.len()),
+                };
+                if writeln!(out, "{line}").is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -82,6 +82,8 @@ pub enum RuntimeError {
     Panicked(String),
     #[error("cannot start thread {0}: {1}")]
     Spawn(String, String),
+    #[error("{0}")]
+    Kafka(#[from] crate::kafka::KafkaError),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -95,6 +97,9 @@ pub struct RunReport {
 }
 
 pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, RuntimeError> {
+    if crate::kafka::kafka_source(topology).is_some() {
+        return crate::kafka::run(topology, options).await;
+    }
     let started = Instant::now();
     let telemetry = options.telemetry.clone().unwrap_or_else(|| {
         Arc::new(Telemetry::with_counters(
@@ -203,7 +208,9 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
 
 /// Loads, checks and warms the topology's model before any transaction is
 /// read: a missing runtime library or a mismatched model fails the start.
-async fn load_model(topology: &Topology) -> Result<Option<Arc<ModelSlot>>, RuntimeError> {
+pub(crate) async fn load_model(
+    topology: &Topology,
+) -> Result<Option<Arc<ModelSlot>>, RuntimeError> {
     let Some(config) = topology.model.clone() else {
         return Ok(None);
     };
@@ -434,7 +441,7 @@ fn start_maintenance(
     (stop, task)
 }
 
-async fn stop_on_signal(shutdown: Shutdown, telemetry: Arc<Telemetry>) {
+pub(crate) async fn stop_on_signal(shutdown: Shutdown, telemetry: Arc<Telemetry>) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {

@@ -101,13 +101,20 @@ pub enum SinkConfig {
     Stdout(StdoutSinkConfig),
     /// Counts and discards: for benchmarks.
     Blackhole(BlackholeSinkConfig),
+    /// A Kafka topic, keyed by customer_id (see `crate::kafka`).
+    Kafka(crate::kafka::KafkaSinkConfig),
 }
 
 impl SinkConfig {
     pub fn codec(&self) -> Codec {
+        if let SinkConfig::Kafka(config) = self {
+            return config.codec();
+        }
         let kind = match self {
             SinkConfig::File(config) => config.codec,
-            SinkConfig::Stdout(_) | SinkConfig::Blackhole(_) => CodecKind::Json,
+            SinkConfig::Stdout(_) | SinkConfig::Blackhole(_) | SinkConfig::Kafka(_) => {
+                CodecKind::Json
+            }
         };
         Codec::new(kind)
     }
@@ -116,6 +123,7 @@ impl SinkConfig {
         match self {
             SinkConfig::File(config) => config.problems(),
             SinkConfig::Stdout(_) | SinkConfig::Blackhole(_) => Vec::new(),
+            SinkConfig::Kafka(config) => config.problems(),
         }
     }
 
@@ -124,6 +132,7 @@ impl SinkConfig {
             SinkConfig::File(config) => config.build(output),
             SinkConfig::Stdout(_) => Ok(Box::new(stdout::StdoutSink)),
             SinkConfig::Blackhole(_) => Ok(Box::new(blackhole::BlackholeSink)),
+            SinkConfig::Kafka(config) => Ok(Box::new(crate::kafka::KafkaSink::new(config)?)),
         }
     }
 }

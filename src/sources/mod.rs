@@ -75,6 +75,8 @@ pub enum SourceConfig {
     Stdin(StdinSourceConfig),
     /// The built-in generator: customers, habits and labelled fraud scenarios.
     Generator(GeneratorSourceConfig),
+    /// A Kafka consumer group, decided exactly once (see `crate::kafka`).
+    Kafka(crate::kafka::KafkaSourceConfig),
 }
 
 impl SourceConfig {
@@ -83,6 +85,7 @@ impl SourceConfig {
             SourceConfig::File(config) => config.problems(),
             SourceConfig::Stdin(config) => config.problems(),
             SourceConfig::Generator(config) => config.problems(),
+            SourceConfig::Kafka(config) => config.problems(),
         }
     }
 
@@ -91,6 +94,10 @@ impl SourceConfig {
             SourceConfig::File(config) => Ok(Box::new(config.build()?)),
             SourceConfig::Stdin(config) => Ok(Box::new(config.build())),
             SourceConfig::Generator(config) => Ok(Box::new(config.build(context)?)),
+            // `runtime::run` hands Kafka topologies to `kafka::run` before building sources.
+            SourceConfig::Kafka(_) => Err(SourceError::Invalid(
+                "a Kafka source runs in the Kafka loop, not the thread pipeline".into(),
+            )),
         }
     }
 }

@@ -115,7 +115,31 @@ pub fn render(telemetry: &Telemetry) -> String {
     state_gauges(&mut out, telemetry);
     super::model_metrics::render(&mut out, telemetry);
     agent(&mut out, &telemetry.agent);
+    consumer_lag(&mut out, telemetry);
     out
+}
+
+fn consumer_lag(out: &mut String, telemetry: &Telemetry) {
+    let lags = telemetry.consumer_lag.snapshot();
+    if lags.is_empty() {
+        return;
+    }
+    let name = "fraud_consumer_lag";
+    family(
+        out,
+        name,
+        "gauge",
+        "Records behind the fetch high watermark, per input partition.",
+    );
+    for (topic, partition, lag) in lags {
+        let partition = partition.to_string();
+        line(
+            out,
+            name,
+            &[("topic", &topic), ("partition", &partition)],
+            lag as u64,
+        );
+    }
 }
 
 fn latency(out: &mut String, telemetry: &Telemetry) {

@@ -8,6 +8,7 @@ mod agent;
 mod counters;
 mod histogram;
 mod http;
+mod lag;
 mod metrics;
 mod model_metrics;
 mod traces;
@@ -16,6 +17,7 @@ pub use agent::{AgentMetrics, AGENT_BOUNDS_NS, FALLBACK_REASONS};
 pub use counters::{Counters, CountersSnapshot};
 pub use histogram::{LatencyHistogram, DECISION_BOUNDS_NS, STAGE_BOUNDS_NS};
 pub use http::{serve, HttpError};
+pub use lag::ConsumerLag;
 pub use metrics::render;
 pub use traces::{Sampler, Traces, TracesConfig, TracesError, TransactionTrace};
 
@@ -71,6 +73,8 @@ pub struct Telemetry {
     ready: AtomicBool,
     state: OnceLock<Arc<StateStore>>,
     model: OnceLock<Arc<ModelSlot>>,
+    /// Filled by broker sources (Kafka) only.
+    pub consumer_lag: ConsumerLag,
 }
 
 impl Default for Telemetry {
@@ -89,6 +93,7 @@ impl Telemetry {
             ready: AtomicBool::new(false),
             state: OnceLock::new(),
             model: OnceLock::new(),
+            consumer_lag: ConsumerLag::default(),
         }
     }
 

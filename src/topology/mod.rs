@@ -220,6 +220,7 @@ impl Topology {
         if let Some(agent) = &self.agent {
             add("agent", agent.problems());
         }
+        problems.extend(crate::kafka::topology_problems(self));
         problems
     }
 }
