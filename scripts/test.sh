@@ -10,5 +10,8 @@ export FD_ONNXRUNTIME
 # Local AWS services (S3, DynamoDB, SES) for the integration tests.
 FD_MOTO_SERVER="$(scripts/install-moto.sh)"
 export FD_MOTO_SERVER
+# A local Kinesis server (kinesis-mock on Node) for the Kinesis tests.
+FD_KINESIS_LOCAL="$(scripts/install-kinesis-local.sh)"
+export FD_KINESIS_LOCAL
 cargo test --locked --all-targets "$@"
 cargo test --locked --doc

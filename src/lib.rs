@@ -4,6 +4,7 @@
 //! tested and benchmarked without a runtime; `sources`, `sinks`, `codecs`,
 //! `topology` and `runtime` connect it to the outside world.
 
+pub mod aws;
 pub mod codecs;
 pub mod domain;
 pub mod duration;

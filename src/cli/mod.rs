@@ -4,6 +4,7 @@ mod demo;
 mod features;
 mod generate;
 mod healthcheck;
+mod kinesis;
 mod produce;
 mod run;
 mod score;

@@ -12,8 +12,14 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args)]
 pub struct ProduceArgs {
     /// Append JSON lines to this file.
-    #[arg(long)]
-    file: PathBuf,
+    #[arg(long, required_unless_present = "kinesis")]
+    file: Option<PathBuf>,
+    /// Put the records on this Kinesis stream instead, partitioned by customer id.
+    #[arg(long, conflicts_with = "file")]
+    kinesis: Option<String>,
+    /// With --kinesis: pack this many records into each Kinesis record (KPL aggregation).
+    #[arg(long, default_value_t = 1, requires = "kinesis")]
+    aggregate: usize,
     /// Copy records from this JSON-lines file (default: the generator).
     #[arg(long)]
     input: Option<PathBuf>,
@@ -31,12 +37,6 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     if let Some(rate) = args.rate.filter(|rate| !(rate.is_finite() && *rate > 0.0)) {
         anyhow::bail!("--rate {rate} is not a positive number");
     }
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&args.file)
-        .with_context(|| format!("opening {}", args.file.display()))?;
-    let mut out = BufWriter::new(file);
     let records: Box<dyn Iterator<Item = anyhow::Result<Vec<u8>>>> = match &args.input {
         Some(path) => {
             let input = BufReader::new(
@@ -46,9 +46,29 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
         }
         None => Box::new(generated(args.seed, args.count)?),
     };
+    let records = records.take(args.count as usize);
+    let path = match (&args.file, &args.kinesis) {
+        (_, Some(stream)) => {
+            let started = Instant::now();
+            let written = super::kinesis::produce(stream, records, args.rate, args.aggregate)?;
+            eprintln!(
+                "produced {written} records to Kinesis stream {stream} in {:.2}s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        (Some(path), None) => path,
+        (None, None) => anyhow::bail!("give --file or --kinesis"),
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut out = BufWriter::new(file);
     let started = Instant::now();
     let mut written = 0u64;
-    for record in records.take(args.count as usize) {
+    for record in records {
         out.write_all(&record?)?;
         out.write_all(b"\n")?;
         written += 1;
@@ -59,7 +79,7 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     eprintln!(
         "produced {written} records to {} in {:.2}s",
-        args.file.display(),
+        path.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

@@ -11,8 +11,11 @@ use std::time::Duration;
 #[derive(clap::Args)]
 pub struct TailArgs {
     /// A JSON-lines output file (decisions, alerts, cases or dead letters).
-    #[arg(long)]
-    file: PathBuf,
+    #[arg(long, required_unless_present = "kinesis")]
+    file: Option<PathBuf>,
+    /// Read this Kinesis stream instead, from its oldest record.
+    #[arg(long, conflicts_with = "file")]
+    kinesis: Option<String>,
     /// Keep printing records as they are appended.
     #[arg(long, short)]
     follow: bool,
@@ -25,8 +28,23 @@ pub struct TailArgs {
 }
 
 pub fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
-    let file =
-        File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let path = match (&args.file, &args.kinesis) {
+        (_, Some(stream)) => {
+            let json = args.json;
+            super::kinesis::tail(stream, args.follow, args.lines, |payload| {
+                let line = String::from_utf8_lossy(payload);
+                if json {
+                    line.into_owned()
+                } else {
+                    pretty(&line)
+                }
+            })?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        (Some(path), None) => path,
+        (None, None) => anyhow::bail!("give --file or --kinesis"),
+    };
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut reader = BufReader::new(file);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -6,7 +6,7 @@ use super::Observer;
 use crate::codecs::{Codec, Record as Encodable};
 use crate::domain::{Action, DeadLetter, Label, RejectKind};
 use crate::engine::{Engine, Outcome};
-use crate::sinks::{Output, Record, RecordBatch};
+use crate::sinks::{Delivery, Output, Record, RecordBatch};
 use crate::state::{LabelEffect, StateError};
 use crate::telemetry::{Counters, Stage, Telemetry, STAGE_SAMPLE_EVERY};
 use std::sync::atomic::Ordering;
@@ -31,6 +31,7 @@ pub struct OutputPort {
     pub output: Output,
     pub sender: mpsc::Sender<RecordBatch>,
     pub codec: Codec,
+    pub delivery: Arc<Delivery>,
 }
 
 #[derive(Clone)]
@@ -39,6 +40,20 @@ pub struct WorkerOutputs {
     pub alerts: Option<OutputPort>,
     pub cases: Option<OutputPort>,
     pub dead_letters: OutputPort,
+}
+
+impl WorkerOutputs {
+    fn deliveries(&self) -> impl Iterator<Item = &Arc<Delivery>> {
+        [
+            Some(&self.decisions),
+            self.alerts.as_ref(),
+            self.cases.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain([&self.dead_letters])
+        .map(|port| &port.delivery)
+    }
 }
 
 #[derive(Default)]
@@ -102,6 +117,10 @@ impl Worker {
                         if let Some(applied) = self.engine.accept_label(label) {
                             self.count_label(applied, &mut pending)?;
                         }
+                    }
+                    Work::Barrier(barrier) => {
+                        self.send(std::mem::take(&mut pending))?;
+                        barrier.arrive(self.outputs.deliveries());
                     }
                 }
             }
@@ -242,6 +261,7 @@ fn send_batch(port: &OutputPort, batch: RecordBatch) -> Result<(), WorkerError> 
     if batch.is_empty() {
         return Ok(());
     }
+    port.delivery.queue(batch.len());
     port.sender
         .blocking_send(batch)
         .map_err(|_| WorkerError::SinkGone(port.output.key()))

@@ -6,11 +6,13 @@
 
 mod file;
 mod generator;
+pub mod kinesis;
 mod lines;
 mod stdin;
 
 pub use file::FileSourceConfig;
 pub use generator::{GeneratorSourceConfig, TruthBook};
+pub use kinesis::KinesisSourceConfig;
 pub use stdin::StdinSourceConfig;
 
 use crate::codecs::Codec;
@@ -75,6 +77,8 @@ pub enum SourceConfig {
     Stdin(StdinSourceConfig),
     /// The built-in generator: customers, habits and labelled fraud scenarios.
     Generator(GeneratorSourceConfig),
+    /// A Kinesis data stream, shards shared across replicas through DynamoDB leases.
+    Kinesis(KinesisSourceConfig),
 }
 
 impl SourceConfig {
@@ -83,6 +87,7 @@ impl SourceConfig {
             SourceConfig::File(config) => config.problems(),
             SourceConfig::Stdin(config) => config.problems(),
             SourceConfig::Generator(config) => config.problems(),
+            SourceConfig::Kinesis(config) => config.problems(),
         }
     }
 
@@ -91,6 +96,7 @@ impl SourceConfig {
             SourceConfig::File(config) => Ok(Box::new(config.build()?)),
             SourceConfig::Stdin(config) => Ok(Box::new(config.build())),
             SourceConfig::Generator(config) => Ok(Box::new(config.build(context)?)),
+            SourceConfig::Kinesis(config) => Ok(Box::new(config.build()?)),
         }
     }
 }

@@ -113,6 +113,7 @@ pub fn render(telemetry: &Telemetry) -> String {
     );
     latency(&mut out, telemetry);
     state_gauges(&mut out, telemetry);
+    shard_lag(&mut out, telemetry);
     out
 }
 
@@ -165,6 +166,27 @@ fn histogram(out: &mut String, name: &str, labels: &[(&str, &str)], histogram: &
         &snapshot.sum_seconds.to_string(),
     );
     line(out, &format!("{name}_count"), labels, snapshot.count);
+}
+
+fn shard_lag(out: &mut String, telemetry: &Telemetry) {
+    let shards = telemetry.shard_lag.snapshot();
+    if shards.is_empty() {
+        return;
+    }
+    family(
+        out,
+        "fraud_kinesis_millis_behind_latest",
+        "gauge",
+        "How far each Kinesis shard's reader is behind the tip of the stream (ms).",
+    );
+    for ((source, shard), millis) in shards {
+        sample_line(
+            out,
+            "fraud_kinesis_millis_behind_latest",
+            &[("source", &source), ("shard", &shard)],
+            &millis.to_string(),
+        );
+    }
 }
 
 fn state_gauges(out: &mut String, telemetry: &Telemetry) {

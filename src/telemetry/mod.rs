@@ -7,12 +7,14 @@
 mod counters;
 mod histogram;
 mod http;
+mod lag;
 mod metrics;
 mod traces;
 
 pub use counters::{Counters, CountersSnapshot};
 pub use histogram::{LatencyHistogram, DECISION_BOUNDS_NS, STAGE_BOUNDS_NS};
 pub use http::{serve, HttpError};
+pub use lag::ShardLag;
 pub use metrics::render;
 pub use traces::{Sampler, Traces, TracesConfig, TracesError, TransactionTrace};
 
@@ -58,6 +60,8 @@ pub const STAGE_SAMPLE_EVERY: u64 = 16;
 pub struct Telemetry {
     pub counters: Arc<Counters>,
     pub decision_latency: LatencyHistogram,
+    /// Kinesis MillisBehindLatest per shard read here.
+    pub shard_lag: ShardLag,
     stages: [LatencyHistogram; 3],
     ready: AtomicBool,
     state: OnceLock<Arc<StateStore>>,
@@ -74,6 +78,7 @@ impl Telemetry {
         Telemetry {
             counters,
             decision_latency: LatencyHistogram::new(DECISION_BOUNDS_NS),
+            shard_lag: ShardLag::default(),
             stages: Stage::ALL.map(|_| LatencyHistogram::new(STAGE_BOUNDS_NS)),
             ready: AtomicBool::new(false),
             state: OnceLock::new(),
