@@ -13,17 +13,14 @@ mod kinesis_common;
 #[path = "../tests/support.rs"]
 mod support;
 
-use fraud_detector::runtime::{RunOptions, Shutdown};
-use fraud_detector::telemetry::Telemetry;
 use kinesis_common::*;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo test` runs bench targets without `--bench`: keep that a smoke run.
     let quick = args.iter().any(|arg| arg == "--quick") || !args.iter().any(|arg| arg == "--bench");
-    let count = if quick { 2_000 } else { 100_000 };
+    let count = if quick { 2_000 } else { 20_000 };
     local_credentials();
     let server = kinesis_local();
     let url = server.url();
@@ -97,26 +94,13 @@ sinks:
 engine: {{workers: 2, batch_size: 256}}
 "
     );
-    let topology = support::topology(&yaml);
-    let telemetry = Arc::new(Telemetry::default());
-    let shutdown = Shutdown::default();
-    let options = RunOptions {
-        shutdown: shutdown.clone(),
-        telemetry: Some(telemetry.clone()),
-        ..RunOptions::default()
-    };
     let (self_before, emulator_before) = (cpu(std::process::id()), cpu(emulator));
     let started = Instant::now();
-    let running = std::thread::spawn(move || support::run(&topology, options));
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while telemetry.counters.snapshot().decisions() < count {
-        assert!(Instant::now() < deadline, "the detector stalled");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let running = start(&yaml);
+    running.wait_until(600, |counters| counters.decisions() >= count);
     let elapsed = started.elapsed();
     let (self_after, emulator_after) = (cpu(std::process::id()), cpu(emulator));
-    shutdown.trigger();
-    running.join().expect("the pipeline ran");
+    running.stop();
     Consumed {
         elapsed,
         detector_cpu: self_after.saturating_sub(self_before),

@@ -1,8 +1,11 @@
 //! AWS clients from the standard chain: credentials from the environment,
 //! profile, web identity (IRSA on EKS) or the ECS task role; endpoints from
 //! `AWS_ENDPOINT_URL_<SERVICE>` or, when a topology names one, from there.
+//! Also what every caller of these services shares: error text and backoff.
 
+use aws_sdk_kinesis::error::{DisplayErrorContext, SdkError};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Where a component's AWS calls go. Both fields fall back to the standard chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,4 +62,40 @@ pub fn source_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
+}
+
+/// An SDK error with its whole chain of causes, for logs and error messages.
+pub fn describe<E, R>(error: SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    DisplayErrorContext(error).to_string()
+}
+
+/// Exponential backoff with jitter, 50 ms doubling to 5 s.
+#[derive(Debug)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            next: Duration::from_millis(50),
+        }
+    }
+}
+
+impl Backoff {
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(5));
+        let jitter = rand::random::<u64>() % (delay.as_millis() as u64 / 2 + 1);
+        delay + Duration::from_millis(jitter)
+    }
+
+    pub fn reset(&mut self) {
+        *self = Backoff::default();
+    }
 }

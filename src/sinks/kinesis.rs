@@ -4,14 +4,13 @@
 //! becomes a dead letter saying so.
 
 use super::{BoxFuture, Delivery, Record, RecordBatch, Sink, SinkError, SinkReport};
-use crate::aws::AwsSettings;
+use crate::aws::{describe, AwsSettings, Backoff};
 use crate::codecs::CodecKind;
 use crate::domain::{DeadLetter, RejectKind};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// PutRecords takes at most this many entries...
@@ -233,7 +232,7 @@ impl Putter {
             .set_records(Some(entries.to_vec()))
             .send()
             .await
-            .map_err(|error| aws_sdk_kinesis::error::DisplayErrorContext(error).to_string())?;
+            .map_err(describe)?;
         Ok(output
             .records()
             .iter()
@@ -257,33 +256,6 @@ fn entry(record: &Record) -> Result<PutRecordsRequestEntry, String> {
         .data(Blob::new(record.payload.clone()))
         .build()
         .map_err(|error| error.to_string())
-}
-
-/// Exponential backoff with jitter, 50 ms doubling to 5 s.
-#[derive(Debug)]
-pub struct Backoff {
-    next: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            next: Duration::from_millis(50),
-        }
-    }
-}
-
-impl Backoff {
-    pub fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(5));
-        let jitter = rand::random::<u64>() % (delay.as_millis() as u64 / 2 + 1);
-        delay + Duration::from_millis(jitter)
-    }
-
-    pub fn reset(&mut self) {
-        *self = Backoff::default();
-    }
 }
 
 #[cfg(test)]

@@ -6,19 +6,91 @@ use crate::support::{free_port, installed_tool, LocalServer};
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
 use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
+use fraud_detector::runtime::{RunOptions, RunReport, Shutdown};
+use fraud_detector::telemetry::{CountersSnapshot, Telemetry};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The credentials every local server accepts; set once per test process
-/// so the detector's standard chain finds them without probing IMDS.
-pub fn local_credentials() {
-    for (name, value) in [
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ] {
-        std::env::set_var(name, value);
+/// A pipeline running in this process on its own thread.
+pub struct Running {
+    pub telemetry: Arc<Telemetry>,
+    shutdown: Shutdown,
+    thread: std::thread::JoinHandle<RunReport>,
+}
+
+pub fn start(yaml: &str) -> Running {
+    let topology = crate::support::topology(yaml);
+    let telemetry = Arc::new(Telemetry::default());
+    let shutdown = Shutdown::default();
+    let options = RunOptions {
+        shutdown: shutdown.clone(),
+        telemetry: Some(telemetry.clone()),
+        ..RunOptions::default()
+    };
+    let thread = std::thread::spawn(move || crate::support::run(&topology, options));
+    Running {
+        telemetry,
+        shutdown,
+        thread,
     }
+}
+
+impl Running {
+    /// Waits until the counters satisfy `done`; fails the caller after `seconds`.
+    pub fn wait_until(&self, seconds: u64, done: impl Fn(&CountersSnapshot) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let counters = self.telemetry.counters.snapshot();
+            if done(&counters) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pipeline stalled at {counters:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Stops it as SIGTERM would and waits for the drain.
+    pub fn stop(self) -> Arc<Telemetry> {
+        self.shutdown.trigger();
+        self.thread.join().expect("the pipeline ran");
+        self.telemetry
+    }
+}
+
+/// Transaction ids per customer, in the order of `records`, for the ids `keep` accepts.
+pub fn per_customer(
+    records: &[(String, Vec<u8>)],
+    keep: impl Fn(&str) -> bool,
+) -> BTreeMap<String, Vec<String>> {
+    let mut order: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let customers = field(records, "customer_id");
+    for (customer, id) in customers.into_iter().zip(field(records, "transaction_id")) {
+        if keep(&id) {
+            order.entry(customer).or_default().push(id);
+        }
+    }
+    order
+}
+
+/// The credentials every local server accepts, for the detector's standard
+/// chain (so it never probes IMDS). Set once, before any pipeline of this
+/// process reads the environment: every test calls this first.
+pub fn local_credentials() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for (name, value) in [
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ] {
+            std::env::set_var(name, value);
+        }
+    });
 }
 
 pub fn kinesis_local() -> LocalServer {

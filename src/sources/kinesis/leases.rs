@@ -6,7 +6,7 @@
 //! expired and may be taken; replicas even out the count of leases they hold.
 
 use super::shards::ShardInfo;
-use crate::aws::AwsSettings;
+use crate::aws::{describe, AwsSettings};
 use crate::duration::Span;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -156,14 +156,6 @@ pub struct LeaseTable {
 
 type DynamoResult<T> = Result<T, String>;
 
-fn describe<E, R>(error: aws_sdk_dynamodb::error::SdkError<E, R>) -> String
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()
-}
-
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
@@ -227,12 +219,18 @@ impl LeaseTable {
         }
     }
 
-    /// Adds a free lease for every listed shard that has none.
-    pub async fn create_missing(&self, shards: &[ShardInfo], known: &[Lease]) -> DynamoResult<()> {
+    /// Adds a free lease for every listed shard that has none; true if it tried any.
+    pub async fn create_missing(
+        &self,
+        shards: &[ShardInfo],
+        known: &[Lease],
+    ) -> DynamoResult<bool> {
+        let mut tried = false;
         for shard in shards {
             if known.iter().any(|lease| lease.shard_id == shard.shard_id) {
                 continue;
             }
+            tried = true;
             let put = self
                 .client
                 .put_item()
@@ -254,7 +252,7 @@ impl LeaseTable {
                 }
             }
         }
-        Ok(())
+        Ok(tried)
     }
 
     pub async fn scan(&self) -> DynamoResult<Vec<Lease>> {

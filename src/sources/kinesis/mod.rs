@@ -253,9 +253,10 @@ impl Coordinator {
         let (Some(table), Some(config)) = (&self.table, &self.config.leases) else {
             return Ok(());
         };
-        let known = self.rt.block_on(table.scan())?;
-        self.rt.block_on(table.create_missing(listed, &known))?;
         let mut seen = self.rt.block_on(table.scan())?;
+        if self.rt.block_on(table.create_missing(listed, &seen))? {
+            seen = self.rt.block_on(table.scan())?;
+        }
         for lease in seen
             .iter_mut()
             .filter(|lease| lease.owner == table.worker_id)

@@ -6,10 +6,10 @@ use super::kpl;
 use super::leases::SHARD_END;
 use super::shards::{self, FetchError, StartAt};
 use super::Stream;
+use crate::aws::Backoff;
 use crate::codecs::Codec;
 use crate::domain::RejectKind;
 use crate::runtime::Router;
-use crate::sinks::kinesis::Backoff;
 use crate::sources::{ingest, SourceError};
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,8 @@
 //! fetch records. Errors come back classified so the caller knows whether to
 //! back off, re-position or give up.
 
-use aws_sdk_kinesis::error::{DisplayErrorContext, SdkError};
+use crate::aws::describe;
+use aws_sdk_kinesis::error::SdkError;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_kinesis::Client;
 
@@ -134,12 +135,4 @@ where
     } else {
         FetchError::Other(describe(error))
     }
-}
-
-pub fn describe<E, R>(error: SdkError<E, R>) -> String
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    DisplayErrorContext(error).to_string()
 }
