@@ -20,10 +20,11 @@ pub struct AwsSettings {
 }
 
 impl AwsSettings {
+    /// Problems keyed as they stand in a component's `aws:` section.
     pub fn problems(&self) -> Vec<String> {
         match &self.endpoint {
             Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                vec![format!("endpoint: `{url}` is not an http(s) URL")]
+                vec![format!("aws.endpoint: `{url}` is not an http(s) URL")]
             }
             _ => Vec::new(),
         }

@@ -42,12 +42,7 @@ fn default_lease_duration() -> Span {
 
 impl LeaseConfig {
     pub fn problems(&self) -> Vec<String> {
-        let mut problems: Vec<String> = self
-            .aws
-            .problems()
-            .into_iter()
-            .map(|problem| format!("aws.{problem}"))
-            .collect();
+        let mut problems = self.aws.problems();
         if self.table.trim().is_empty() {
             problems.push("table: must not be empty".into());
         }

@@ -257,10 +257,9 @@ impl Coordinator {
         if self.rt.block_on(table.create_missing(listed, &seen))? {
             seen = self.rt.block_on(table.scan())?;
         }
-        for lease in seen
-            .iter_mut()
-            .filter(|lease| lease.owner == table.worker_id)
-        {
+        // Finished shards need no renewal: nobody takes a finished lease.
+        let held = |lease: &&mut leases::Lease| lease.owner == table.worker_id && !lease.finished();
+        for lease in seen.iter_mut().filter(held) {
             if self
                 .rt
                 .block_on(table.renew(&lease.shard_id, lease.counter))?
@@ -423,5 +422,57 @@ impl Coordinator {
                 tracing::warn!(%shard, %error, "cannot release lease; it will expire");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sources::SourceConfig;
+    use crate::topology::Topology;
+    use std::path::Path;
+
+    #[test]
+    fn the_shipped_kinesis_topology_loads_with_its_defaults() {
+        let text = include_str!("../../../topologies/kinesis.yaml");
+        let topology = Topology::parse_with(text, Path::new("kinesis.yaml"), |_| None).unwrap();
+        let SourceConfig::Kinesis(source) = &topology.sources["transactions"] else {
+            panic!("not a kinesis source");
+        };
+        assert_eq!(source.stream_name, "transactions");
+        let leases = source.leases.as_ref().unwrap();
+        assert_eq!(leases.table, "fraud-detector-leases");
+        assert!(
+            !leases.worker_id().is_empty(),
+            "an empty worker id falls back"
+        );
+    }
+
+    #[test]
+    fn every_bad_setting_is_reported_with_its_key() {
+        let text = "sources:
+  tx:
+    type: kinesis
+    stream_name: tx
+    max_records: 0
+    checkpoint_interval: 20s
+    aws: {endpoint: 'localhost:4567'}
+    leases: {table: t, lease_duration: 10s}
+sinks:
+  decisions: {type: kinesis, stream_name: '', max_attempts: 0}
+  dead_letters: {type: stdout}
+";
+        let error = Topology::parse_with(text, Path::new("t.yaml"), |_| None).unwrap_err();
+        let keys: Vec<&str> = error.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "sources.tx.aws.endpoint",
+                "sources.tx.max_records",
+                "sources.tx.checkpoint_interval",
+                "sinks.decisions.stream_name",
+                "sinks.decisions.max_attempts",
+            ],
+            "{error}"
+        );
     }
 }
