@@ -13,5 +13,8 @@ export FD_MOTO_SERVER
 # tansu, the Kafka-compatible broker the Kafka tests start on a free port.
 FD_TANSU="$(scripts/install-tansu.sh)"
 export FD_TANSU
+# A local Kinesis server (kinesis-mock on Node) for the Kinesis tests.
+FD_KINESIS_LOCAL="$(scripts/install-kinesis-local.sh)"
+export FD_KINESIS_LOCAL
 cargo test --locked --all-targets "$@"
 cargo test --locked --doc

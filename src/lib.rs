@@ -5,6 +5,7 @@
 //! `topology` and `runtime` connect it to the outside world.
 
 pub mod agent;
+pub mod aws;
 pub mod codecs;
 pub mod domain;
 pub mod duration;

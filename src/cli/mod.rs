@@ -6,6 +6,7 @@ mod drift;
 mod features;
 mod generate;
 mod healthcheck;
+mod kinesis;
 mod produce;
 mod run;
 mod score;

@@ -13,8 +13,14 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args)]
 pub struct ProduceArgs {
     /// Append JSON lines to this file.
-    #[arg(long, required_unless_present = "kafka", conflicts_with = "kafka")]
+    #[arg(long, required_unless_present_any = ["kafka", "kinesis"], conflicts_with_all = ["kafka", "kinesis"])]
     file: Option<PathBuf>,
+    /// Put the records on this Kinesis stream instead, partitioned by customer id.
+    #[arg(long, conflicts_with = "kafka")]
+    kinesis: Option<String>,
+    /// With --kinesis: pack this many records into each Kinesis record (KPL aggregation).
+    #[arg(long, default_value_t = 1, requires = "kinesis")]
+    aggregate: usize,
     /// Produce to Kafka: the bootstrap servers (with --topic), keyed by customer_id.
     #[arg(long, requires = "topic")]
     kafka: Option<String>,
@@ -38,7 +44,6 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     if let Some(rate) = args.rate.filter(|rate| !(rate.is_finite() && *rate > 0.0)) {
         anyhow::bail!("--rate {rate} is not a positive number");
     }
-    let (mut out, target) = Target::open(&args)?;
     let records: Box<dyn Iterator<Item = anyhow::Result<Vec<u8>>>> = match &args.input {
         Some(path) => {
             let input = BufReader::new(
@@ -48,6 +53,17 @@ pub fn produce(args: ProduceArgs) -> anyhow::Result<ExitCode> {
         }
         None => Box::new(generated(args.seed, args.count)?),
     };
+    if let Some(stream) = &args.kinesis {
+        let started = Instant::now();
+        let records = records.take(args.count as usize);
+        let written = super::kinesis::produce(stream, records, args.rate, args.aggregate)?;
+        eprintln!(
+            "produced {written} records to Kinesis stream {stream} in {:.2}s",
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (mut out, target) = Target::open(&args)?;
     let started = Instant::now();
     let mut written = 0u64;
     for record in records.take(args.count as usize) {

@@ -15,7 +15,7 @@ use std::time::Duration;
 #[derive(clap::Args)]
 pub struct TailArgs {
     /// A JSON-lines output file (decisions, alerts, cases or dead letters).
-    #[arg(long, required_unless_present = "kafka", conflicts_with = "kafka")]
+    #[arg(long, required_unless_present_any = ["kafka", "kinesis"], conflicts_with_all = ["kafka", "kinesis"])]
     file: Option<PathBuf>,
     /// Read a Kafka topic instead (read_committed, every partition from the
     /// start): the bootstrap servers, with --topic.
@@ -24,6 +24,9 @@ pub struct TailArgs {
     /// The Kafka topic to read.
     #[arg(long)]
     topic: Option<String>,
+    /// Read this Kinesis stream instead, from its oldest record.
+    #[arg(long, conflicts_with = "kafka")]
+    kinesis: Option<String>,
     /// Keep printing records as they are appended.
     #[arg(long, short)]
     follow: bool,
@@ -39,10 +42,22 @@ pub fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
     if let (Some(bootstrap), Some(topic)) = (&args.kafka, &args.topic) {
         return tail_kafka(bootstrap, topic, &args);
     }
+    if let Some(stream) = &args.kinesis {
+        let json = args.json;
+        super::kinesis::tail(stream, args.follow, args.lines, |payload| {
+            let line = String::from_utf8_lossy(payload);
+            if json {
+                line.into_owned()
+            } else {
+                pretty(&line)
+            }
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let path = args
         .file
         .as_ref()
-        .context("--file or --kafka with --topic is needed")?;
+        .context("--file, --kafka with --topic, or --kinesis is needed")?;
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut reader = BufReader::new(file);
     let stdout = std::io::stdout();

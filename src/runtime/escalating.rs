@@ -41,6 +41,9 @@ struct Escalating<'a> {
     worker: &'a Worker,
     link: AgentLink,
     resolved: mpsc::UnboundedSender<Box<Outcome>>,
+    /// Checkpoint barriers wait until no decision is held: a barrier promises
+    /// that everything read before it is written.
+    barriers: Vec<std::sync::Arc<super::Barrier>>,
     holds: Holds,
 }
 
@@ -59,6 +62,7 @@ impl Worker {
             link,
             resolved,
             holds: Holds::default(),
+            barriers: Vec::new(),
         };
         let mut open = true;
         while open || !state.holds.queues.is_empty() {
@@ -80,6 +84,14 @@ impl Worker {
                 state.resolve(*outcome, &mut pending)?;
             }
             self.send(pending)?;
+            if state.holds.queues.is_empty() {
+                for barrier in state.barriers.drain(..) {
+                    barrier.arrive(self.outputs.deliveries());
+                }
+            }
+        }
+        for barrier in state.barriers.drain(..) {
+            barrier.arrive(self.outputs.deliveries());
         }
         self.release_remaining_labels()
     }
@@ -111,6 +123,7 @@ impl Escalating<'_> {
                     self.worker.release_due_labels(pending)?;
                 }
                 Work::Label(label) => self.worker.apply_label(label, pending)?,
+                Work::Barrier(barrier) => self.barriers.push(barrier),
             }
         }
         Ok(())

@@ -6,6 +6,7 @@
 //! sources; everything already read is decided, written and flushed, state
 //! is snapshotted, and the run returns normally.
 
+mod barrier;
 mod escalating;
 mod model_reloads;
 mod router;
@@ -13,6 +14,7 @@ mod shutdown;
 mod work;
 mod worker;
 
+pub use barrier::Barrier;
 pub use escalating::AgentLink;
 pub use router::{Closed, DeadLetterOutput, Router};
 pub use shutdown::Shutdown;
@@ -140,6 +142,7 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     let dead_letters = DeadLetterOutput {
         sender: outputs.dead_letters.sender.clone(),
         codec: outputs.dead_letters.codec.clone(),
+        delivery: outputs.dead_letters.delivery.clone(),
     };
     drop(outputs);
     let traces = match &topology.telemetry.traces {
@@ -238,11 +241,14 @@ fn start_sinks(topology: &Topology) -> Result<(WorkerOutputs, SinkTasks), Runtim
     let mut start = |output: Output, config: &SinkConfig| -> Result<OutputPort, RuntimeError> {
         let sink = config.build(output)?;
         let (sender, receiver) = mpsc::channel::<RecordBatch>(capacity);
-        tasks.spawn(async move { (output, sink.run(receiver).await) });
+        let delivery = Arc::new(crate::sinks::Delivery::default());
+        let counted = delivery.clone();
+        tasks.spawn(async move { (output, sink.run_counted(receiver, counted).await) });
         Ok(OutputPort {
             output,
             sender,
             codec: config.codec(),
+            delivery,
         })
     };
     let sinks = &topology.sinks;

@@ -25,6 +25,7 @@ pub struct Closed;
 pub struct DeadLetterOutput {
     pub sender: mpsc::Sender<RecordBatch>,
     pub codec: Codec,
+    pub delivery: Arc<crate::sinks::Delivery>,
 }
 
 impl DeadLetterOutput {
@@ -89,6 +90,10 @@ impl Router {
 
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     pub fn transaction(
@@ -207,10 +212,24 @@ impl Router {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.pending_dead);
+        self.dead_letters.delivery.queue(batch.len());
         self.dead_letters
             .sender
             .blocking_send(batch)
             .map_err(|_| Closed)
+    }
+
+    /// Flushes, then passes a barrier through every worker: wait on it to
+    /// know that all routed so far is decided and written.
+    pub fn barrier(&mut self) -> Result<Arc<super::Barrier>, Closed> {
+        self.flush()?;
+        let barrier = super::Barrier::new(self.workers.len());
+        for worker in &self.workers {
+            worker
+                .blocking_send(vec![Work::Barrier(barrier.clone())])
+                .map_err(|_| Closed)?;
+        }
+        Ok(barrier)
     }
 
     /// Sends every partial batch: call when the input is idle or ends.

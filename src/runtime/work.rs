@@ -1,7 +1,9 @@
 //! What travels from sources to workers.
 
+use super::barrier::Barrier;
 use crate::domain::{Label, Millis, Transaction};
 use crate::telemetry::TransactionTrace;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Transactions are nearly all the traffic: boxing them to shrink the rare
@@ -19,4 +21,6 @@ pub enum Work {
         trace: Option<TransactionTrace>,
     },
     Label(Label),
+    /// Everything routed before it is to be written before the barrier opens.
+    Barrier(Arc<Barrier>),
 }

@@ -6,7 +6,7 @@ use super::Observer;
 use crate::codecs::{Codec, Record as Encodable};
 use crate::domain::{Action, DeadLetter, Label, RejectKind};
 use crate::engine::{Assessment, Engine, Outcome};
-use crate::sinks::{Output, Record, RecordBatch};
+use crate::sinks::{Delivery, Output, Record, RecordBatch};
 use crate::state::{LabelEffect, StateError};
 use crate::telemetry::{Counters, Stage, Telemetry, TransactionTrace, STAGE_SAMPLE_EVERY};
 use std::collections::HashSet;
@@ -33,6 +33,7 @@ pub struct OutputPort {
     pub output: Output,
     pub sender: mpsc::Sender<RecordBatch>,
     pub codec: Codec,
+    pub delivery: Arc<Delivery>,
 }
 
 #[derive(Clone)]
@@ -41,6 +42,20 @@ pub struct WorkerOutputs {
     pub alerts: Option<OutputPort>,
     pub cases: Option<OutputPort>,
     pub dead_letters: OutputPort,
+}
+
+impl WorkerOutputs {
+    pub(super) fn deliveries(&self) -> impl Iterator<Item = &Arc<Delivery>> {
+        [
+            Some(&self.decisions),
+            self.alerts.as_ref(),
+            self.cases.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain([&self.dead_letters])
+        .map(|port| &port.delivery)
+    }
 }
 
 #[derive(Default)]
@@ -115,6 +130,12 @@ impl Worker {
                         // A label lands between the transactions around it.
                         self.conclude(std::mem::take(&mut round), &mut pending)?;
                         self.apply_label(label.clone(), &mut pending)?;
+                    }
+                    Work::Barrier(barrier) => {
+                        // Everything read before the barrier is decided and queued first.
+                        self.conclude(std::mem::take(&mut round), &mut pending)?;
+                        self.send(std::mem::take(&mut pending))?;
+                        barrier.arrive(self.outputs.deliveries());
                     }
                 }
             }
@@ -294,6 +315,7 @@ fn send_batch(port: &OutputPort, batch: RecordBatch) -> Result<(), WorkerError> 
     if batch.is_empty() {
         return Ok(());
     }
+    port.delivery.queue(batch.len());
     port.sender
         .blocking_send(batch)
         .map_err(|_| WorkerError::SinkGone(port.output.key()))
@@ -316,6 +338,6 @@ fn encode<T: Encodable>(port: &OutputPort, key: &str, value: &T) -> Result<Recor
 fn take_trace(work: &mut Work) -> Option<TransactionTrace> {
     match work {
         Work::Transaction { trace, .. } => trace.take(),
-        Work::Label(_) => None,
+        Work::Label(_) | Work::Barrier(_) => None,
     }
 }

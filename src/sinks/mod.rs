@@ -6,18 +6,23 @@
 
 mod avro_container;
 mod blackhole;
+mod delivery;
 mod file;
+pub mod kinesis;
 mod stdout;
 
 pub use avro_container::ContainerWriter;
 pub use blackhole::BlackholeSinkConfig;
+pub use delivery::Delivery;
 pub use file::FileSinkConfig;
+pub use kinesis::KinesisSinkConfig;
 pub use stdout::StdoutSinkConfig;
 
 use crate::codecs::{Codec, CodecKind};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::mpsc;
 
@@ -90,6 +95,33 @@ pub trait Sink: Send {
         self: Box<Self>,
         input: mpsc::Receiver<RecordBatch>,
     ) -> BoxFuture<Result<SinkReport, SinkError>>;
+
+    /// As `run`, counting in `delivery` what is written. Sinks that know when
+    /// a write is durable override it; by default a batch counts once the
+    /// sink has taken it from its queue.
+    fn run_counted(
+        self: Box<Self>,
+        mut input: mpsc::Receiver<RecordBatch>,
+        delivery: Arc<Delivery>,
+    ) -> BoxFuture<Result<SinkReport, SinkError>>
+    where
+        Self: 'static,
+    {
+        let (relay, relayed) = mpsc::channel(1);
+        Box::pin(async move {
+            let forward = async move {
+                while let Some(batch) = input.recv().await {
+                    let records = batch.len();
+                    if relay.send(batch).await.is_err() {
+                        break;
+                    }
+                    delivery.wrote(records);
+                }
+            };
+            let ((), result) = tokio::join!(forward, self.run(relayed));
+            result
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +135,8 @@ pub enum SinkConfig {
     Blackhole(BlackholeSinkConfig),
     /// A Kafka topic, keyed by customer_id (see `crate::kafka`).
     Kafka(crate::kafka::KafkaSinkConfig),
+    /// A Kinesis data stream, through PutRecords.
+    Kinesis(KinesisSinkConfig),
 }
 
 impl SinkConfig {
@@ -115,6 +149,7 @@ impl SinkConfig {
             SinkConfig::Stdout(_) | SinkConfig::Blackhole(_) | SinkConfig::Kafka(_) => {
                 CodecKind::Json
             }
+            SinkConfig::Kinesis(config) => config.codec,
         };
         Codec::new(kind)
     }
@@ -124,6 +159,7 @@ impl SinkConfig {
             SinkConfig::File(config) => config.problems(),
             SinkConfig::Stdout(_) | SinkConfig::Blackhole(_) => Vec::new(),
             SinkConfig::Kafka(config) => config.problems(),
+            SinkConfig::Kinesis(config) => config.problems(),
         }
     }
 
@@ -133,6 +169,7 @@ impl SinkConfig {
             SinkConfig::Stdout(_) => Ok(Box::new(stdout::StdoutSink)),
             SinkConfig::Blackhole(_) => Ok(Box::new(blackhole::BlackholeSink)),
             SinkConfig::Kafka(config) => Ok(Box::new(crate::kafka::KafkaSink::new(config)?)),
+            SinkConfig::Kinesis(config) => Ok(config.build()),
         }
     }
 }

@@ -6,11 +6,13 @@
 
 mod file;
 mod generator;
+pub mod kinesis;
 mod lines;
 mod stdin;
 
 pub use file::FileSourceConfig;
 pub use generator::{GeneratorSourceConfig, TruthBook};
+pub use kinesis::KinesisSourceConfig;
 pub use stdin::StdinSourceConfig;
 
 use crate::codecs::Codec;
@@ -77,6 +79,8 @@ pub enum SourceConfig {
     Generator(GeneratorSourceConfig),
     /// A Kafka consumer group, decided exactly once (see `crate::kafka`).
     Kafka(crate::kafka::KafkaSourceConfig),
+    /// A Kinesis data stream, shards shared across replicas through DynamoDB leases.
+    Kinesis(KinesisSourceConfig),
 }
 
 impl SourceConfig {
@@ -86,6 +90,7 @@ impl SourceConfig {
             SourceConfig::Stdin(config) => config.problems(),
             SourceConfig::Generator(config) => config.problems(),
             SourceConfig::Kafka(config) => config.problems(),
+            SourceConfig::Kinesis(config) => config.problems(),
         }
     }
 
@@ -98,6 +103,7 @@ impl SourceConfig {
             SourceConfig::Kafka(_) => Err(SourceError::Invalid(
                 "a Kafka source runs in the Kafka loop, not the thread pipeline".into(),
             )),
+            SourceConfig::Kinesis(config) => Ok(Box::new(config.build()?)),
         }
     }
 }

@@ -116,6 +116,7 @@ pub fn render(telemetry: &Telemetry) -> String {
     super::model_metrics::render(&mut out, telemetry);
     agent(&mut out, &telemetry.agent);
     consumer_lag(&mut out, telemetry);
+    shard_lag(&mut out, telemetry);
     out
 }
 
@@ -258,6 +259,27 @@ fn agent(out: &mut String, agent: &super::AgentMetrics) {
         "Escalation to final decision.",
     );
     histogram(out, "fraud_agent_latency_seconds", &[], &agent.latency);
+}
+
+fn shard_lag(out: &mut String, telemetry: &Telemetry) {
+    let shards = telemetry.shard_lag.snapshot();
+    if shards.is_empty() {
+        return;
+    }
+    family(
+        out,
+        "fraud_kinesis_millis_behind_latest",
+        "gauge",
+        "How far each Kinesis shard's reader is behind the tip of the stream (ms).",
+    );
+    for ((source, shard), millis) in shards {
+        sample_line(
+            out,
+            "fraud_kinesis_millis_behind_latest",
+            &[("source", &source), ("shard", &shard)],
+            &millis.to_string(),
+        );
+    }
 }
 
 fn state_gauges(out: &mut String, telemetry: &Telemetry) {

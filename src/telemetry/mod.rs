@@ -11,6 +11,7 @@ mod http;
 mod lag;
 mod metrics;
 mod model_metrics;
+mod shard_lag;
 mod traces;
 
 pub use agent::{AgentMetrics, AGENT_BOUNDS_NS, FALLBACK_REASONS};
@@ -19,6 +20,7 @@ pub use histogram::{LatencyHistogram, DECISION_BOUNDS_NS, STAGE_BOUNDS_NS};
 pub use http::{serve, HttpError};
 pub use lag::ConsumerLag;
 pub use metrics::render;
+pub use shard_lag::ShardLag;
 pub use traces::{Sampler, Traces, TracesConfig, TracesError, TransactionTrace};
 
 use crate::model::ModelSlot;
@@ -70,6 +72,8 @@ pub struct Telemetry {
     stages: [LatencyHistogram; Stage::ALL.len()],
     /// Escalations to the LLM agent (all zero without an `agent:` section).
     pub agent: AgentMetrics,
+    /// Kinesis MillisBehindLatest per shard read here.
+    pub shard_lag: ShardLag,
     ready: AtomicBool,
     state: OnceLock<Arc<StateStore>>,
     model: OnceLock<Arc<ModelSlot>>,
@@ -89,6 +93,7 @@ impl Telemetry {
             counters,
             decision_latency: LatencyHistogram::new(DECISION_BOUNDS_NS),
             agent: AgentMetrics::default(),
+            shard_lag: ShardLag::default(),
             stages: Stage::ALL.map(|_| LatencyHistogram::new(STAGE_BOUNDS_NS)),
             ready: AtomicBool::new(false),
             state: OnceLock::new(),

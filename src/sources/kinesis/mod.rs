@@ -1,0 +1,478 @@
+//! A Kinesis Data Streams source: polls GetRecords on the shards this
+//! replica holds, de-aggregates KPL records, and checkpoints only once the
+//! outputs of what it read are written.
+//!
+//! With a `leases` table, replicas share the shards through DynamoDB leases
+//! (see `leases.rs`); without one, this replica reads every shard and keeps
+//! its checkpoints in memory. Either way a shard is read only after its
+//! parents are read to their end, so per-customer order holds across splits
+//! and merges.
+
+pub mod kpl;
+pub mod leases;
+mod reader;
+pub mod shards;
+
+use super::{Source, SourceError, SourceReport, Stream};
+use crate::aws::{self, AwsSettings};
+use crate::codecs::{Codec, CodecKind};
+use crate::duration::Span;
+use crate::runtime::{Router, Shutdown};
+use leases::{LeaseConfig, LeaseTable, Observations, SHARD_END, TRIM_HORIZON};
+use reader::ShardReader;
+use serde::{Deserialize, Serialize};
+use shards::{ShardInfo, StartAt};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialPosition {
+    /// The oldest record the stream keeps.
+    #[default]
+    TrimHorizon,
+    /// Only records put after the reader starts.
+    Latest,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KinesisSourceConfig {
+    /// The stream to read.
+    pub stream_name: String,
+    /// `json`, `avro` (a bare datum per record) or `confluent_avro`.
+    #[serde(default)]
+    pub codec: CodecKind,
+    /// Transactions or labels.
+    #[serde(default)]
+    pub stream: Stream,
+    /// Region and endpoint for Kinesis (default: the standard AWS chain).
+    #[serde(default)]
+    pub aws: AwsSettings,
+    /// Where a shard without a checkpoint starts.
+    #[serde(default)]
+    pub initial_position: InitialPosition,
+    /// Wait between GetRecords calls on a shard that returned less than a full batch.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: Span,
+    /// Records per GetRecords call (at most 10,000).
+    #[serde(default = "default_max_records")]
+    pub max_records: i32,
+    /// How often progress is made durable (and the shard list refreshed).
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval: Span,
+    /// Share shards with other replicas through this DynamoDB lease table.
+    #[serde(default)]
+    pub leases: Option<LeaseConfig>,
+}
+
+fn default_poll_interval() -> Span {
+    Span(250)
+}
+
+fn default_max_records() -> i32 {
+    1_000
+}
+
+fn default_checkpoint_interval() -> Span {
+    Span::secs(5)
+}
+
+impl KinesisSourceConfig {
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = self.aws.problems();
+        if self.stream_name.trim().is_empty() {
+            problems.push("stream_name: must not be empty".into());
+        }
+        if !(1..=10_000).contains(&self.max_records) {
+            problems.push("max_records: must be between 1 and 10000".into());
+        }
+        if self.poll_interval.as_millis() == 0 || self.checkpoint_interval.as_millis() == 0 {
+            problems.push("poll_interval and checkpoint_interval must be positive".into());
+        }
+        if let Some(leases) = &self.leases {
+            problems.extend(leases.problems().into_iter().map(|p| format!("leases.{p}")));
+            if self.checkpoint_interval >= leases.lease_duration {
+                problems
+                    .push("checkpoint_interval: must be shorter than leases.lease_duration".into());
+            }
+        }
+        problems
+    }
+
+    pub(super) fn build(&self) -> Result<KinesisSource, SourceError> {
+        Ok(KinesisSource {
+            config: self.clone(),
+        })
+    }
+}
+
+pub struct KinesisSource {
+    config: KinesisSourceConfig,
+}
+
+impl Source for KinesisSource {
+    fn run(
+        self: Box<Self>,
+        router: &mut Router,
+        shutdown: &Shutdown,
+    ) -> Result<SourceReport, SourceError> {
+        let io = |what: &str, detail: String| SourceError::Io {
+            source_name: router.source().to_owned(),
+            what: what.to_owned(),
+            detail,
+        };
+        let rt = aws::source_runtime().map_err(|error| io("a runtime", error.to_string()))?;
+        let config = self.config;
+        let client = rt.block_on(config.aws.kinesis());
+        let table = match &config.leases {
+            Some(leases) => Some(
+                rt.block_on(LeaseTable::connect(leases))
+                    .map_err(|detail| io("the lease table", detail))?,
+            ),
+            None => None,
+        };
+        let mut coordinator = Coordinator {
+            codec: Codec::new(config.codec),
+            config,
+            client,
+            table,
+            rt,
+            leases: BTreeMap::new(),
+            readers: BTreeMap::new(),
+            observations: Observations::default(),
+            records: 0,
+        };
+        coordinator.run(router, shutdown)
+    }
+}
+
+/// The source thread's loop: lease upkeep, polling, checkpoints.
+struct Coordinator {
+    config: KinesisSourceConfig,
+    codec: Codec,
+    client: aws_sdk_kinesis::Client,
+    table: Option<LeaseTable>,
+    rt: tokio::runtime::Runtime,
+    /// Every shard's lease as last seen (held in memory without a table).
+    leases: BTreeMap<String, leases::Lease>,
+    readers: BTreeMap<String, ShardReader>,
+    observations: Observations,
+    records: u64,
+}
+
+impl Coordinator {
+    fn run(
+        &mut self,
+        router: &mut Router,
+        shutdown: &Shutdown,
+    ) -> Result<SourceReport, SourceError> {
+        let upkeep_every = self.upkeep_interval();
+        let checkpoint_every = self.config.checkpoint_interval.as_std();
+        let mut next_upkeep = Instant::now();
+        let mut next_checkpoint = Instant::now() + checkpoint_every;
+        while !shutdown.is_triggered() {
+            if Instant::now() >= next_upkeep {
+                self.upkeep(router);
+                next_upkeep = Instant::now() + upkeep_every;
+            }
+            let polled = self.poll_ready(router)?;
+            if Instant::now() >= next_checkpoint {
+                self.checkpoint(router)?;
+                next_checkpoint = Instant::now() + checkpoint_every;
+            }
+            if !polled {
+                let wake = self
+                    .readers
+                    .values()
+                    .map(|reader| reader.next_poll)
+                    .min()
+                    .unwrap_or(next_upkeep)
+                    .min(next_upkeep)
+                    .min(next_checkpoint);
+                let pause = wake.saturating_duration_since(Instant::now());
+                std::thread::sleep(
+                    pause.clamp(Duration::from_millis(1), Duration::from_millis(100)),
+                );
+            }
+        }
+        self.checkpoint(router)?;
+        self.release_all();
+        Ok(SourceReport {
+            records: self.records,
+        })
+    }
+
+    fn upkeep_interval(&self) -> Duration {
+        match &self.config.leases {
+            Some(leases) => leases.lease_duration.as_std() / 3,
+            None => self.config.checkpoint_interval.as_std(),
+        }
+    }
+
+    /// Lists the shards, keeps the leases, and starts or stops readers to match.
+    fn upkeep(&mut self, router: &Router) {
+        let listed = match self
+            .rt
+            .block_on(shards::list_shards(&self.client, &self.config.stream_name))
+        {
+            Ok(listed) => listed,
+            Err(error) => {
+                tracing::warn!(%error, stream = %self.config.stream_name, "cannot list shards; retrying");
+                return;
+            }
+        };
+        let result = match &self.table {
+            Some(_) => self.upkeep_table(&listed),
+            None => {
+                self.upkeep_local(&listed);
+                Ok(())
+            }
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "lease table upkeep failed; retrying");
+        }
+        self.match_readers(router);
+    }
+
+    fn upkeep_local(&mut self, listed: &[ShardInfo]) {
+        for shard in listed {
+            self.leases
+                .entry(shard.shard_id.clone())
+                .or_insert_with(|| leases::Lease {
+                    shard_id: shard.shard_id.clone(),
+                    owner: "local".into(),
+                    counter: 0,
+                    checkpoint: TRIM_HORIZON.into(),
+                    parents: shard.parents.clone(),
+                });
+        }
+    }
+
+    fn upkeep_table(&mut self, listed: &[ShardInfo]) -> Result<(), String> {
+        let (Some(table), Some(config)) = (&self.table, &self.config.leases) else {
+            return Ok(());
+        };
+        let mut seen = self.rt.block_on(table.scan())?;
+        if self.rt.block_on(table.create_missing(listed, &seen))? {
+            seen = self.rt.block_on(table.scan())?;
+        }
+        // Finished shards need no renewal: nobody takes a finished lease.
+        let held = |lease: &&mut leases::Lease| lease.owner == table.worker_id && !lease.finished();
+        for lease in seen.iter_mut().filter(held) {
+            if self
+                .rt
+                .block_on(table.renew(&lease.shard_id, lease.counter))?
+            {
+                lease.counter += 1;
+            } else {
+                lease.owner.clear();
+            }
+        }
+        let duration = config.lease_duration.as_std();
+        let expired = self.observations.observe(&seen, Instant::now(), duration);
+        for shard_id in leases::plan_takes(&seen, &expired, &table.worker_id) {
+            let Some(lease) = seen.iter_mut().find(|lease| lease.shard_id == shard_id) else {
+                continue;
+            };
+            if self.rt.block_on(table.take(lease))? {
+                tracing::info!(shard = %shard_id, from = %lease.owner, "lease taken");
+                lease.owner = table.worker_id.clone();
+                lease.counter += 1;
+            }
+        }
+        self.leases = seen
+            .into_iter()
+            .map(|lease| (lease.shard_id.clone(), lease))
+            .collect();
+        Ok(())
+    }
+
+    fn me(&self) -> &str {
+        self.table
+            .as_ref()
+            .map_or("local", |table| &table.worker_id)
+    }
+
+    /// A reader for every lease held and not finished; none for the rest.
+    fn match_readers(&mut self, router: &Router) {
+        let me = self.me().to_owned();
+        let lost: Vec<String> = self
+            .readers
+            .keys()
+            .filter(|shard| {
+                self.leases
+                    .get(*shard)
+                    .map_or(true, |lease| lease.owner != me)
+            })
+            .cloned()
+            .collect();
+        for shard in lost {
+            tracing::info!(%shard, "lease lost; reader stopped");
+            self.readers.remove(&shard);
+            router.telemetry().shard_lag.remove(router.source(), &shard);
+        }
+        for lease in self.leases.values() {
+            if lease.owner != me || lease.finished() || self.readers.contains_key(&lease.shard_id) {
+                continue;
+            }
+            let start = match lease.checkpoint.as_str() {
+                TRIM_HORIZON => match self.config.initial_position {
+                    InitialPosition::TrimHorizon => StartAt::TrimHorizon,
+                    InitialPosition::Latest => StartAt::Latest,
+                },
+                sequence => StartAt::After(sequence.to_owned()),
+            };
+            tracing::info!(shard = %lease.shard_id, ?start, "reading shard");
+            self.readers.insert(
+                lease.shard_id.clone(),
+                ShardReader::new(&lease.shard_id, lease.parents.clone(), start),
+            );
+        }
+    }
+
+    /// A shard is read once each parent is finished, or gone from the table.
+    fn parents_done(&self, reader: &ShardReader) -> bool {
+        reader.parents.iter().all(|parent| {
+            self.leases
+                .get(parent)
+                .map_or(true, leases::Lease::finished)
+                && self.readers.get(parent).map_or(true, |r| r.finished)
+        })
+    }
+
+    /// Polls every reader that is due; true if any returned records.
+    fn poll_ready(&mut self, router: &mut Router) -> Result<bool, SourceError> {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .readers
+            .iter()
+            .filter(|(_, reader)| !reader.finished && reader.next_poll <= now)
+            .filter(|(_, reader)| self.parents_done(reader))
+            .map(|(shard, _)| shard.clone())
+            .collect();
+        let mut polled = false;
+        for shard in due {
+            let Some(reader) = self.readers.get_mut(&shard) else {
+                continue;
+            };
+            let context = reader::PollContext {
+                client: &self.client,
+                rt: &self.rt,
+                stream_name: &self.config.stream_name,
+                codec: &self.codec,
+                stream: self.config.stream,
+                max_records: self.config.max_records,
+                poll_interval: self.config.poll_interval.as_std(),
+            };
+            let read = reader.poll(&context, router)?;
+            self.records += read;
+            polled |= read > 0;
+        }
+        router.flush()?;
+        Ok(polled)
+    }
+
+    /// Waits until everything read is decided and written, then records it.
+    fn checkpoint(&mut self, router: &mut Router) -> Result<(), SourceError> {
+        let barrier = router.barrier()?;
+        if !barrier.wait(Duration::from_secs(120)) {
+            tracing::warn!("outputs did not confirm within 120 s; checkpoint skipped");
+            return Ok(());
+        }
+        let mut ended = Vec::new();
+        for (shard, reader) in &mut self.readers {
+            let Some(position) = reader.checkpoint_due() else {
+                continue;
+            };
+            let saved = match &self.table {
+                Some(table) => match self.rt.block_on(table.checkpoint(shard, &position)) {
+                    Ok(saved) => saved,
+                    Err(error) => {
+                        tracing::warn!(%shard, %error, "checkpoint failed; retried next time");
+                        continue;
+                    }
+                },
+                None => true,
+            };
+            if !saved {
+                continue; // the lease went elsewhere; upkeep stops this reader
+            }
+            reader.checkpointed(&position);
+            if let Some(lease) = self.leases.get_mut(shard) {
+                lease.checkpoint = position.clone();
+            }
+            if position == SHARD_END {
+                ended.push(shard.clone());
+            }
+        }
+        for shard in ended {
+            tracing::info!(%shard, "shard read to its end");
+            router.telemetry().shard_lag.remove(router.source(), &shard);
+        }
+        Ok(())
+    }
+
+    fn release_all(&mut self) {
+        let Some(table) = &self.table else {
+            return;
+        };
+        for shard in self.readers.keys() {
+            if let Err(error) = self.rt.block_on(table.release(shard)) {
+                tracing::warn!(%shard, %error, "cannot release lease; it will expire");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sources::SourceConfig;
+    use crate::topology::Topology;
+    use std::path::Path;
+
+    #[test]
+    fn the_shipped_kinesis_topology_loads_with_its_defaults() {
+        let text = include_str!("../../../topologies/kinesis.yaml");
+        let topology = Topology::parse_with(text, Path::new("kinesis.yaml"), |_| None).unwrap();
+        let SourceConfig::Kinesis(source) = &topology.sources["transactions"] else {
+            panic!("not a kinesis source");
+        };
+        assert_eq!(source.stream_name, "transactions");
+        let leases = source.leases.as_ref().unwrap();
+        assert_eq!(leases.table, "fraud-detector-leases");
+        assert!(
+            !leases.worker_id().is_empty(),
+            "an empty worker id falls back"
+        );
+    }
+
+    #[test]
+    fn every_bad_setting_is_reported_with_its_key() {
+        let text = "sources:
+  tx:
+    type: kinesis
+    stream_name: tx
+    max_records: 0
+    checkpoint_interval: 20s
+    aws: {endpoint: 'localhost:4567'}
+    leases: {table: t, lease_duration: 10s}
+sinks:
+  decisions: {type: kinesis, stream_name: '', max_attempts: 0}
+  dead_letters: {type: stdout}
+";
+        let error = Topology::parse_with(text, Path::new("t.yaml"), |_| None).unwrap_err();
+        let keys: Vec<&str> = error.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "sources.tx.aws.endpoint",
+                "sources.tx.max_records",
+                "sources.tx.checkpoint_interval",
+                "sinks.decisions.stream_name",
+                "sinks.decisions.max_attempts",
+            ],
+            "{error}"
+        );
+    }
+}
