@@ -168,10 +168,7 @@ fn seed_003_high_risk_goes_through_the_full_loop() {
     assert!(!text.contains("185.220.101.5"), "the IP is masked");
 
     let metrics = fraud_detector::telemetry::render(&telemetry);
-    assert!(
-        metrics.contains("fraud_agent_escalations_total 1"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("fraud_agent_calls_total 1"), "{metrics}");
     assert!(metrics.contains("fraud_agent_decided_total 1"));
     assert!(metrics.contains("fraud_agent_tool_calls_total 7"));
     assert!(metrics.contains("fraud_agent_tool_errors_total 1"));

@@ -70,7 +70,7 @@ fn run_until(yaml: &str, input: &str, expected: u64) -> RunReport {
     let caught_up = |metrics: &str| {
         (0..PARTITIONS).all(|partition| {
             metrics.contains(&format!(
-                "fraud_consumer_lag{{topic=\"{input}\",partition=\"{partition}\"}} 0\n"
+                "fraud_source_lag_records{{topic=\"{input}\",partition=\"{partition}\"}} 0\n"
             ))
         })
     };

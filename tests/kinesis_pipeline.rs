@@ -95,7 +95,7 @@ fn n_transactions_in_n_decisions_out_and_malformed_records_dead_lettered() {
 
     let metrics = telemetry::render(&telemetry);
     assert!(
-        metrics.contains("fraud_kinesis_millis_behind_latest{source=\"tx\",shard=\"shardId-"),
+        metrics.contains("fraud_source_iterator_age_seconds{source=\"tx\",shard=\"shardId-"),
         "{metrics}"
     );
 }

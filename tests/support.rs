@@ -20,6 +20,13 @@ pub fn run(topology: &Topology, options: RunOptions) -> RunReport {
         .unwrap()
 }
 
+/// Complete lines in a file another process is still appending to.
+pub fn count_complete_lines(path: &Path) -> usize {
+    std::fs::read(path)
+        .map(|bytes| bytes.iter().filter(|byte| **byte == b'\n').count())
+        .unwrap_or(0)
+}
+
 pub fn read_json_lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()

@@ -125,7 +125,8 @@ fn consumer_lag(out: &mut String, telemetry: &Telemetry) {
     if lags.is_empty() {
         return;
     }
-    let name = "fraud_consumer_lag";
+    // The name the dashboards, alerts and the KEDA trigger query.
+    let name = "fraud_source_lag_records";
     family(
         out,
         name,
@@ -198,7 +199,7 @@ fn agent(out: &mut String, agent: &super::AgentMetrics) {
     use std::sync::atomic::Ordering::Relaxed;
     simple(
         out,
-        "fraud_agent_escalations_total",
+        "fraud_agent_calls_total",
         "counter",
         "Decisions escalated to the LLM agent.",
         agent.escalations.load(Relaxed),
@@ -252,6 +253,13 @@ fn agent(out: &mut String, agent: &super::AgentMetrics) {
         "vLLM circuit breaker: 0 closed, 1 open, 2 half-open.",
         agent.breaker_state.load(Relaxed),
     );
+    simple(
+        out,
+        "fraud_agent_breaker_open",
+        "gauge",
+        "1 while the vLLM circuit breaker is open (escalations fall back at once).",
+        (agent.breaker_state.load(Relaxed) == 1) as u64,
+    );
     family(
         out,
         "fraud_agent_latency_seconds",
@@ -266,18 +274,20 @@ fn shard_lag(out: &mut String, telemetry: &Telemetry) {
     if shards.is_empty() {
         return;
     }
+    // Kinesis reports MillisBehindLatest; the dashboards and KEDA read seconds.
+    let name = "fraud_source_iterator_age_seconds";
     family(
         out,
-        "fraud_kinesis_millis_behind_latest",
+        name,
         "gauge",
-        "How far each Kinesis shard's reader is behind the tip of the stream (ms).",
+        "How far each Kinesis shard's reader is behind the tip of the stream (MillisBehindLatest, in seconds).",
     );
     for ((source, shard), millis) in shards {
         sample_line(
             out,
-            "fraud_kinesis_millis_behind_latest",
+            name,
             &[("source", &source), ("shard", &shard)],
-            &millis.to_string(),
+            &format!("{:.3}", millis as f64 / 1_000.0),
         );
     }
 }
