@@ -80,7 +80,7 @@ METRICS_FUTURE = {
 LABEL_VALUES = {
     ("fraud_decisions_total", "action"): {"APPROVE", "REVIEW", "BLOCK"},
     ("fraud_dead_letters_total", "kind"): {"DECODE", "VALIDATION", "OVERSIZE", "UNMATCHED_LABEL"},
-    ("fraud_stage_latency_seconds_count", "stage"): {"decode", "decide", "encode"},
+    ("fraud_stage_latency_seconds_count", "stage"): {"decode", "decide", "score", "encode"},
 }
 FUTURE_ROW_MARK = "(arrives with"
 METRIC_RE = re.compile(r"\bfraud_[a-z0-9_]+\b")

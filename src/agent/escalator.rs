@@ -65,6 +65,10 @@ impl Escalator {
     ) -> Result<Escalator, AgentError> {
         let toolbox = Arc::new(Toolbox::new(engine, &config.tools)?);
         let client = VllmClient::new(config)?;
+        telemetry
+            .agent
+            .configured
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(Escalator {
             investigator: Investigator::new(client, toolbox, config.max_steps),
             breaker: Breaker::new(&config.breaker),

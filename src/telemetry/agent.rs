@@ -34,11 +34,15 @@ pub struct AgentMetrics {
     /// 0 closed, 1 open, 2 half-open.
     pub breaker_state: AtomicU64,
     pub latency: LatencyHistogram,
+    /// Set when the topology has an agent: without one, none of these
+    /// families is emitted (their alerts and panels stay inactive).
+    pub configured: std::sync::atomic::AtomicBool,
 }
 
 impl Default for AgentMetrics {
     fn default() -> Self {
         AgentMetrics {
+            configured: std::sync::atomic::AtomicBool::new(false),
             escalations: AtomicU64::new(0),
             decided: AtomicU64::new(0),
             fallbacks: Default::default(),

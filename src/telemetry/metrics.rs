@@ -114,7 +114,13 @@ pub fn render(telemetry: &Telemetry) -> String {
     latency(&mut out, telemetry);
     state_gauges(&mut out, telemetry);
     super::model_metrics::render(&mut out, telemetry);
-    agent(&mut out, &telemetry.agent);
+    if telemetry
+        .agent
+        .configured
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        agent(&mut out, &telemetry.agent);
+    }
     consumer_lag(&mut out, telemetry);
     shard_lag(&mut out, telemetry);
     out
