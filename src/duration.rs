@@ -67,7 +67,7 @@ impl fmt::Display for Span {
             (1_000, "s"),
         ];
         for (millis, unit) in UNITS {
-            if self.0 >= millis && self.0 % millis == 0 {
+            if self.0 >= millis && self.0.is_multiple_of(millis) {
                 return write!(f, "{}{unit}", self.0 / millis);
             }
         }

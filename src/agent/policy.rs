@@ -13,7 +13,7 @@ pub fn should_escalate(escalate: &EscalateConfig, decision: &Decision) -> bool {
         (None, None) => false,
         (min, max) => {
             let score = decision.risk_score;
-            min.map_or(true, |min| score >= min) && max.map_or(true, |max| score <= max)
+            min.is_none_or(|min| score >= min) && max.is_none_or(|max| score <= max)
         }
     }
 }

@@ -106,7 +106,7 @@ impl Router {
         let read = self
             .read_here
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if read % STAGE_SAMPLE_EVERY == 0 {
+        if read.is_multiple_of(STAGE_SAMPLE_EVERY) {
             // `started` was taken before decoding: this is the decode stage.
             self.telemetry
                 .stage(Stage::Decode)

@@ -113,7 +113,7 @@ impl Worker {
                             self.conclude(std::mem::take(&mut round), &mut pending)?;
                         }
                         decided += 1;
-                        round.sampled += (decided % STAGE_SAMPLE_EVERY == 0) as u64;
+                        round.sampled += decided.is_multiple_of(STAGE_SAMPLE_EVERY) as u64;
                         let begun = Instant::now();
                         let assess = || self.engine.assess(transaction, *ingested_at, *started);
                         let assessment = match &trace {

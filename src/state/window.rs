@@ -110,7 +110,7 @@ fn shape_of(spec: &WindowSpec, offset: usize) -> Result<WindowShape, String> {
         return Err(format!("window `{}` needs at least one bucket", spec.name));
     }
     let width_secs = spec.length.as_secs() / spec.buckets as u64;
-    if width_secs == 0 || spec.length.as_secs() % spec.buckets as u64 != 0 {
+    if width_secs == 0 || !spec.length.as_secs().is_multiple_of(spec.buckets as u64) {
         return Err(format!(
             "window `{}`: length {} must split into {} whole seconds-long buckets",
             spec.name, spec.length, spec.buckets

@@ -127,7 +127,11 @@ impl Sampler {
     /// A trace for this transaction if it is sampled: its root span and the
     /// finished decode span, which began at `started`.
     pub fn begin(&self, source: &str, started: Instant) -> Option<TransactionTrace> {
-        if self.seen.fetch_add(1, Ordering::Relaxed) % self.every != 0 {
+        if !self
+            .seen
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(self.every)
+        {
             return None;
         }
         let began = SystemTime::now() - started.elapsed();

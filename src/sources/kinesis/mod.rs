@@ -303,7 +303,7 @@ impl Coordinator {
             .filter(|shard| {
                 self.leases
                     .get(*shard)
-                    .map_or(true, |lease| lease.owner != me)
+                    .is_none_or(|lease| lease.owner != me)
             })
             .cloned()
             .collect();
@@ -334,10 +334,8 @@ impl Coordinator {
     /// A shard is read once each parent is finished, or gone from the table.
     fn parents_done(&self, reader: &ShardReader) -> bool {
         reader.parents.iter().all(|parent| {
-            self.leases
-                .get(parent)
-                .map_or(true, leases::Lease::finished)
-                && self.readers.get(parent).map_or(true, |r| r.finished)
+            self.leases.get(parent).is_none_or(leases::Lease::finished)
+                && self.readers.get(parent).is_none_or(|r| r.finished)
         })
     }
 
