@@ -5,6 +5,7 @@
 //! `topology` and `runtime` connect it to the outside world.
 
 pub mod codecs;
+pub mod console;
 pub mod domain;
 pub mod duration;
 pub mod engine;

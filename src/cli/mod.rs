@@ -1,6 +1,7 @@
 //! Subcommands, one module each.
 
 mod batch;
+mod console_args;
 mod demo;
 mod drift;
 mod features;
@@ -38,6 +39,8 @@ pub enum Command {
         /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9100).
         #[arg(long, env = "FD_HTTP")]
         http: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        console: console_args::ConsoleArgs,
     },
     /// Generator → full pipeline → a summary with precision and recall per injected scenario.
     Demo(demo::DemoArgs),
@@ -79,7 +82,11 @@ pub fn init_logging(json: bool) {
 
 pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { topology, http } => run::run(&topology, http),
+        Command::Run {
+            topology,
+            http,
+            console,
+        } => run::run(&topology, http, &console),
         Command::Demo(args) => demo::demo(args),
         Command::Drift(args) => drift::drift(args),
         Command::Batch(args) => batch::batch(args),

@@ -6,11 +6,16 @@ use fraud_detector::topology::Topology;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(path: &Path, http: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    path: &Path,
+    http: Option<std::net::SocketAddr>,
+    console: &super::console_args::ConsoleArgs,
+) -> anyhow::Result<ExitCode> {
     let topology = Topology::load(path)?;
     let options = RunOptions {
         handle_signals: true,
         http,
+        console: console.build(http)?,
         ..RunOptions::default()
     };
     let report = super::runtime()?

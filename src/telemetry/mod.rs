@@ -13,7 +13,7 @@ mod traces;
 
 pub use counters::{Counters, CountersSnapshot};
 pub use histogram::{LatencyHistogram, DECISION_BOUNDS_NS, STAGE_BOUNDS_NS};
-pub use http::{serve, HttpError};
+pub use http::{serve, serve_with, HttpError};
 pub use metrics::render;
 pub use traces::{Sampler, Traces, TracesConfig, TracesError, TransactionTrace};
 

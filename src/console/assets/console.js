@@ -1,0 +1,307 @@
+// The analyst console: plain JavaScript, no build step. Every piece of data
+// comes from /api (token cookie, bearer header or a trusted proxy header).
+"use strict";
+
+const REASONS = ["IMPOSSIBLE_TRAVEL", "NEW_DEVICE", "NEW_IP", "SHARED_DEVICE", "DENYLISTED_IP",
+  "CARD_NOT_PRESENT_NEW_DEVICE", "AMOUNT_SPIKE", "HIGH_AMOUNT", "CARD_TESTING", "VELOCITY",
+  "HIGH_RISK_MERCHANT", "MANY_COUNTRIES", "COMPROMISED_CARD", "TERMINAL_RISK", "UNKNOWN_LOCATION",
+  "LATE_EVENT", "INGESTION_TIME"];
+const MAX_ROWS = 200;
+const $ = (id) => document.getElementById(id);
+const state = { stream: null, lastResult: null, viewsLoaded: {} };
+
+function el(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes || {})) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+function svg(tag, attributes) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attributes || {})) node.setAttribute(key, value);
+  return node;
+}
+
+async function api(path, options) {
+  const response = await fetch(path, Object.assign({ credentials: "same-origin" }, options || {}));
+  if (response.status === 401) {
+    showSignIn();
+    throw new Error("not signed in");
+  }
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new Error(body.error || body.reason || JSON.stringify(body));
+  return body;
+}
+
+const time = (millis) => millis ? new Date(millis).toISOString().replace("T", " ").slice(0, 19) : "";
+const money = (amount, currency) => `${Number(amount).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ${currency || ""}`.trim();
+const badge = (action) => el("span", { class: `badge ${action}` }, action);
+const codes = (reasons) => el("span", {}, ...reasons.map((code) => el("span", { class: "code" }, code)));
+
+// ---- sign-in and navigation -------------------------------------------------
+
+function showSignIn() {
+  $("signin").hidden = false;
+  document.querySelectorAll(".view").forEach((view) => { view.hidden = true; });
+  $("signin-token").focus();
+}
+
+async function signIn(token) {
+  const response = await fetch("/api/session", {
+    method: "POST", credentials: "same-origin",
+    headers: { "content-type": "application/json" }, body: JSON.stringify({ token }),
+  });
+  if (!response.ok) throw new Error("That token is not right.");
+}
+
+async function start() {
+  const hashToken = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (hashToken) {
+    history.replaceState(null, "", location.pathname);
+    await signIn(hashToken).catch(() => {});
+  }
+  let session;
+  try { session = await api("/api/session"); } catch (error) { return; }
+  $("signin").hidden = true;
+  $("analyst").textContent = `signed in as ${session.analyst}`;
+  $("tab-cases").hidden = !session.cases;
+  show("live");
+}
+
+function show(view) {
+  document.querySelectorAll(".tab").forEach((tab) => tab.setAttribute("aria-selected", String(tab.dataset.view === view)));
+  document.querySelectorAll(".view").forEach((section) => { section.hidden = section.id !== `view-${view}`; });
+  if (!state.viewsLoaded[view]) {
+    state.viewsLoaded[view] = true;
+    ({ live: startLive, submit: loadSeeds, customer: () => {}, cases: loadCases })[view]();
+  }
+}
+
+// ---- live view --------------------------------------------------------------
+
+function liveQuery() {
+  const params = new URLSearchParams();
+  for (const name of ["action", "customer", "reason"]) {
+    const value = $(`filter-${name}`).value.trim();
+    if (value) params.set(name, value);
+  }
+  return params.toString();
+}
+
+function decisionRow(decision, withCustomer) {
+  const customer = el("button", { type: "button", class: "link", onclick: () => openCustomer(decision.customer_id) }, decision.customer_id);
+  const where = [decision.merchant, decision.location].filter(Boolean).join(" · ");
+  return el("tr", { class: "fresh", "data-action": decision.action },
+    el("td", {}, time(decision.decided_at)),
+    el("td", {}, decision.transaction_id, decision.origin === "console" ? el("span", { class: "subtle" }, " (submitted)") : null),
+    withCustomer ? el("td", {}, customer) : null,
+    el("td", {}, badge(decision.action)),
+    el("td", { class: "num" }, decision.risk_score),
+    el("td", { class: "num" }, money(decision.amount, decision.currency)),
+    el("td", {}, where),
+    el("td", {}, codes(decision.reasons)));
+}
+
+function addLive(decision) {
+  const rows = $("live-rows");
+  rows.prepend(decisionRow(decision, true));
+  while (rows.children.length > MAX_ROWS) rows.lastChild.remove();
+}
+
+async function startLive() {
+  if (state.stream) state.stream.close();
+  const query = liveQuery();
+  $("live-rows").replaceChildren();
+  const recent = await api(`/api/live?${query}`);
+  recent.forEach(addLive);
+  const stream = new EventSource(`/api/live/stream?${query}`);
+  stream.addEventListener("decision", (event) => addLive(JSON.parse(event.data)));
+  stream.addEventListener("lagged", () => { $("live-status").textContent = "skipped ahead: decisions arrive faster than shown"; });
+  stream.onopen = () => { $("live-status").textContent = "live"; };
+  stream.onerror = () => { $("live-status").textContent = "reconnecting…"; };
+  state.stream = stream;
+}
+
+function sparkline(target, values) {
+  const max = Math.max(1, ...values);
+  const step = 240 / Math.max(1, values.length - 1);
+  const points = values.map((value, index) => `${(index * step).toFixed(1)},${(46 - (value / max) * 44).toFixed(1)}`).join(" ");
+  target.replaceChildren(svg("polyline", { points }));
+}
+
+async function refreshStats() {
+  if ($("view-live").hidden) return;
+  let stats;
+  try { stats = await api("/api/stats"); } catch (error) { return; }
+  $("count-approve").textContent = stats.approve.toLocaleString("en-US");
+  $("count-review").textContent = stats.review.toLocaleString("en-US");
+  $("count-block").textContent = stats.block.toLocaleString("en-US");
+  // The current second is still filling: the sparkline ends at the last full one.
+  const series = stats.series.slice(0, -1);
+  sparkline($("spark-rate"), series.map((point) => point.decisions));
+  sparkline($("spark-latency"), series.map((point) => point.mean_latency_us));
+  const last = series[series.length - 1] || { decisions: 0, mean_latency_us: 0 };
+  $("rate-now").textContent = `(${last.decisions.toLocaleString("en-US")})`;
+  $("latency-now").textContent = `(${last.mean_latency_us.toLocaleString("en-US")})`;
+}
+
+// ---- submit -----------------------------------------------------------------
+
+async function loadSeeds() {
+  const seeds = await api("/api/seeds");
+  $("seeds").replaceChildren(...seeds.map((seed, index) => el("button", {
+    type: "button", id: `seed-${index}`,
+    onclick: () => { $("submit-json").value = JSON.stringify(seed.transaction, null, 2); $("submit-json").focus(); },
+  }, `${seed.name}: ${seed.transaction.transaction_id}`)));
+}
+
+function evidence(map) {
+  return Object.entries(map || {}).map(([key, value]) => `${key}=${Number.isInteger(value) ? value : Number(value).toFixed(2)}`).join(", ");
+}
+
+function showResult(result) {
+  const decision = result.decision;
+  state.lastResult = result;
+  $("result").hidden = false;
+  $("result-tx").textContent = decision.transaction_id;
+  $("result-action").className = `badge ${decision.action}`;
+  $("result-action").textContent = decision.action;
+  $("result-risk").textContent = decision.risk_score;
+  $("result-meter").value = decision.risk_score;
+  $("result-meta").textContent = `customer ${decision.customer_id} · ${money(decision.amount, decision.currency)} · decided in ${decision.latency_us} µs · rules ${decision.rules_version}` + (result.case_id ? ` · case ${result.case_id}` : "");
+  $("result-reasons").replaceChildren(...decision.reasons.map((reason) => el("tr", { "data-code": reason.code },
+    el("td", {}, el("span", { class: "code" }, reason.code)), el("td", { class: "num" }, reason.points),
+    el("td", {}, reason.detail), el("td", {}, evidence(reason.evidence)))));
+  const hasModel = decision.model_score !== null && decision.model_score !== undefined;
+  $("result-model").hidden = !hasModel;
+  if (hasModel) {
+    $("result-model-line").textContent = `fraud probability ${decision.model_score.toFixed(4)} → risk ${decision.model_risk} (model ${decision.model_version})`;
+    $("result-contributions").replaceChildren(...decision.model_contributions.map((item) => el("tr", {},
+      el("td", {}, item.feature), el("td", { class: "num" }, item.value.toFixed(3)),
+      el("td", { class: "num" }, item.typical.toFixed(3)), el("td", { class: "num" }, item.contribution.toFixed(4)))));
+  }
+  $("verdict-status").textContent = "";
+  $("result").focus?.();
+}
+
+async function submitTransaction(event) {
+  event.preventDefault();
+  $("submit-error").textContent = "";
+  $("submit-button").disabled = true;
+  try {
+    const result = await api("/api/submit", { method: "POST", headers: { "content-type": "application/json" }, body: $("submit-json").value });
+    showResult(result);
+  } catch (error) {
+    $("submit-error").textContent = `Rejected: ${error.message}`;
+  } finally {
+    $("submit-button").disabled = false;
+  }
+}
+
+async function sendVerdict(verdict) {
+  const decision = state.lastResult?.decision;
+  if (!decision) return;
+  try {
+    const answer = await api("/api/verdicts", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ transaction_id: decision.transaction_id, customer_id: decision.customer_id, verdict }),
+    });
+    const effect = answer.customer_marked ? "card marked compromised" : "no state change";
+    $("verdict-status").textContent = answer.applied
+      ? `Label applied (${answer.label.is_fraud ? "fraud" : "not fraud"}, ${effect})`
+      : "Label queued until the stream reaches its report time";
+  } catch (error) {
+    $("verdict-status").textContent = `Verdict refused: ${error.message}`;
+  }
+}
+
+// ---- customer ---------------------------------------------------------------
+
+const LAND = [
+  [[-168,65],[-140,70],[-95,72],[-80,63],[-60,55],[-53,47],[-70,43],[-76,35],[-81,25],[-97,26],[-97,18],[-88,15],[-80,8],[-85,11],[-105,20],[-117,32],[-124,40],[-125,49],[-135,58],[-150,60],[-165,60]],
+  [[-80,8],[-62,10],[-50,0],[-35,-7],[-40,-22],[-48,-28],[-58,-38],[-65,-42],[-68,-55],[-75,-50],[-73,-35],[-71,-18],[-81,-5],[-78,2]],
+  [[-10,36],[-9,43],[-2,48],[5,53],[8,57],[5,62],[15,69],[30,71],[60,70],[80,73],[110,77],[140,72],[180,68],[170,60],[160,55],[143,50],[135,43],[127,35],[122,30],[120,22],[108,18],[105,10],[100,13],[98,8],[92,22],[80,15],[77,8],[72,20],[67,25],[57,25],[50,30],[48,28],[55,22],[58,18],[52,15],[43,12],[35,28],[32,31],[28,36],[26,40],[22,37],[15,40],[12,44],[8,44],[3,43],[-5,36]],
+  [[-17,21],[-16,13],[-8,5],[5,5],[9,4],[12,-5],[14,-17],[18,-34],[26,-34],[33,-26],[40,-15],[40,-3],[51,12],[43,12],[35,28],[32,31],[20,32],[10,37],[-2,35],[-10,30]],
+  [[114,-22],[122,-18],[130,-12],[137,-12],[142,-11],[146,-19],[153,-26],[150,-37],[140,-38],[135,-35],[129,-32],[115,-34]],
+];
+const project = (longitude, latitude) => [longitude + 180, 90 - latitude];
+
+function drawMap(places) {
+  const map = $("customer-map");
+  map.replaceChildren();
+  for (let longitude = -150; longitude <= 150; longitude += 30) map.append(svg("line", { class: "grid", x1: longitude + 180, y1: 0, x2: longitude + 180, y2: 180 }));
+  for (let latitude = -60; latitude <= 60; latitude += 30) map.append(svg("line", { class: "grid", x1: 0, y1: 90 - latitude, x2: 360, y2: 90 - latitude }));
+  for (const shape of LAND) map.append(svg("polygon", { class: "land", points: shape.map(([x, y]) => project(x, y).join(",")).join(" ") }));
+  const points = places.map((place) => project(place.longitude, place.latitude));
+  if (points.length > 1) map.append(svg("polyline", { class: "path", points: points.map((point) => point.join(",")).join(" ") }));
+  points.forEach(([x, y], index) => {
+    map.append(svg("circle", { class: index === 0 ? "place newest" : "place", cx: x, cy: y, r: 3.2 }));
+    const label = svg("text", { x: x + 4, y: y - 4 });
+    label.textContent = index === 0 ? "newest" : "before";
+    map.append(label);
+  });
+}
+
+function sightingRows(target, sightings) {
+  $(target).replaceChildren(...sightings.map((seen) => el("tr", {},
+    el("td", {}, el("span", { class: "code" }, seen.fingerprint)), el("td", {}, time(seen.first_seen)), el("td", {}, time(seen.last_seen)))));
+}
+
+async function loadCustomer(customerId) {
+  $("customer-error").textContent = "";
+  try {
+    const view = await api(`/api/customers/${encodeURIComponent(customerId)}`);
+    $("customer-body").hidden = false;
+    $("customer-summary").textContent = `${view.customer_id}: ${view.approved_transactions} approved transactions, mean ${money(view.mean_amount)} (± ${money(view.stddev_amount)}), state as of ${time(view.as_of)}` +
+      (view.compromised_since ? ` · CARD COMPROMISED since ${time(view.compromised_since)}` : "");
+    $("customer-windows").replaceChildren(...view.windows.map((window) => el("tr", {},
+      el("td", {}, window.window), el("td", { class: "num" }, window.count), el("td", { class: "num" }, money(window.sum)), el("td", { class: "num" }, money(window.max)))));
+    sightingRows("customer-devices", view.devices);
+    sightingRows("customer-ips", view.ips);
+    drawMap(view.places);
+    $("customer-places").replaceChildren(...view.places.map((place) => el("li", {}, `${place.latitude.toFixed(3)}, ${place.longitude.toFixed(3)} at ${time(place.at)}`)));
+    $("customer-recent").replaceChildren(...view.recent.slice().reverse().map((decision) => decisionRow(decision, false)));
+  } catch (error) {
+    $("customer-body").hidden = true;
+    $("customer-error").textContent = error.message;
+  }
+}
+
+function openCustomer(customerId) {
+  $("customer-id").value = customerId;
+  show("customer");
+  loadCustomer(customerId);
+}
+
+// ---- cases (filled in when the agent keeps cases) ---------------------------
+
+async function loadCases() {}
+
+// ---- wiring -----------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  const reasons = $("filter-reason");
+  REASONS.forEach((code) => reasons.append(el("option", {}, code)));
+  document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click", () => show(tab.dataset.view)));
+  $("signin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try { await signIn($("signin-token").value); $("signin-error").textContent = ""; state.viewsLoaded = {}; await start(); }
+    catch (error) { $("signin-error").textContent = error.message; }
+  });
+  $("live-filter").addEventListener("submit", (event) => { event.preventDefault(); startLive(); });
+  $("submit-form").addEventListener("submit", submitTransaction);
+  $("verdict-fraud").addEventListener("click", () => sendVerdict("confirmed_fraud"));
+  $("verdict-legit").addEventListener("click", () => sendVerdict("false_positive"));
+  $("result-customer").addEventListener("click", () => openCustomer(state.lastResult.decision.customer_id));
+  $("customer-form").addEventListener("submit", (event) => { event.preventDefault(); loadCustomer($("customer-id").value.trim()); });
+  setInterval(refreshStats, 1000);
+  start();
+});

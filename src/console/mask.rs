@@ -1,0 +1,73 @@
+//! What an analyst may see: card numbers that slip into free-text fields
+//! (merchant names, locations, device labels) keep only their last four
+//! digits. Identifiers the analyst works with (customer and transaction ids)
+//! are shown as they are.
+
+/// Replaces every run of 13 to 19 digits (spaces or dashes allowed between
+/// them) with `****` and its last four digits.
+pub fn mask_card_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let mut digits = 0usize;
+    for character in text.chars() {
+        let separator = matches!(character, ' ' | '-');
+        if character.is_ascii_digit() || (separator && digits > 0) {
+            run.push(character);
+            digits += usize::from(character.is_ascii_digit());
+            continue;
+        }
+        flush(&mut out, &mut run, &mut digits);
+        out.push(character);
+    }
+    flush(&mut out, &mut run, &mut digits);
+    out
+}
+
+fn flush(out: &mut String, run: &mut String, digits: &mut usize) {
+    let trailing: String = run
+        .chars()
+        .rev()
+        .take_while(|character| !character.is_ascii_digit())
+        .collect();
+    let body = &run[..run.len() - trailing.len()];
+    if (13..=19).contains(digits) {
+        let last_four: String = body
+            .chars()
+            .filter(char::is_ascii_digit)
+            .skip(*digits - 4)
+            .collect();
+        out.push_str("****");
+        out.push_str(&last_four);
+    } else {
+        out.push_str(body);
+    }
+    out.push_str(&trailing.chars().rev().collect::<String>());
+    run.clear();
+    *digits = 0;
+}
+
+pub fn mask_option(text: &Option<String>) -> Option<String> {
+    text.as_deref().map(mask_card_numbers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_numbers_keep_their_last_four() {
+        assert_eq!(
+            mask_card_numbers("card 4111 1111 1111 1234 at Shop"),
+            "card ****1234 at Shop"
+        );
+        assert_eq!(mask_card_numbers("4111-1111-1111-9876"), "****9876");
+        assert_eq!(mask_card_numbers("5500000000000004."), "****0004.");
+    }
+
+    #[test]
+    fn short_numbers_and_words_stay() {
+        for text in ["Best Buy #1234", "TXN-20251201-191354", "Los Angeles, CA", "12 - 34 "] {
+            assert_eq!(mask_card_numbers(text), text);
+        }
+    }
+}

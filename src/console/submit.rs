@@ -1,0 +1,122 @@
+//! Submit: an analyst pastes or picks a transaction; the running engine
+//! decides it against the same state the stream builds, and the answer comes
+//! back with every reason, its evidence and the model's opinion.
+//!
+//! Submissions are decided beside the workers, not routed through them: the
+//! decision joins the live view and the customer's state, but not the
+//! topology's output streams (an analyst's what-if is not a payment).
+
+use super::mask::{mask_card_numbers, mask_option};
+use super::view::{LiveDecision, Origin};
+use super::Console;
+use crate::codecs::{Codec, CodecKind};
+use crate::domain::{now_millis, Alert, DeadLetter, Decision, Millis, Transaction};
+use crate::engine::{locate, Engine, Outcome};
+use crate::geo::Gazetteer;
+use crate::sources::decode_transaction;
+use crate::state::time::to_millis;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Seed 003's three transactions, one click away on the page.
+const SEEDS: &str = include_str!("../../tests/fixtures/seed_003.jsonl");
+const SEED_NAMES: [&str; 3] = ["Low risk", "High risk (demo scenario)", "Medium risk"];
+
+#[derive(Serialize)]
+struct Seed {
+    name: &'static str,
+    transaction: serde_json::Value,
+}
+
+pub async fn seeds() -> Response {
+    let seeds: Vec<Seed> = SEEDS
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .zip(SEED_NAMES)
+        .map(|(transaction, name)| Seed { name, transaction })
+        .collect();
+    Json(seeds).into_response()
+}
+
+/// The answer to a submission.
+#[derive(Serialize)]
+pub struct Submitted {
+    pub decision: Decision,
+    pub transaction: Transaction,
+    /// Where the engine placed it (coordinates, or the gazetteer's for its place name).
+    pub position: Option<(f64, f64)>,
+    pub alert: Option<Alert>,
+    pub case_id: Option<String>,
+}
+
+pub async fn submit(State(console): State<Arc<Console>>, body: Bytes) -> Response {
+    let Some(engine) = console.engine().cloned() else {
+        return unavailable();
+    };
+    let started = Instant::now();
+    let transaction = match decode_transaction(&Codec::new(CodecKind::Json), &body) {
+        Ok(transaction) => transaction,
+        Err((kind, reason)) => {
+            let letter = DeadLetter::new("console", "submission".into(), kind, reason, &body);
+            return (StatusCode::UNPROCESSABLE_ENTITY, Json(letter)).into_response();
+        }
+    };
+    // The model's runtime call blocks: keep it off the async threads.
+    let decided = tokio::task::spawn_blocking(move || {
+        let outcome = engine.decide(&transaction, stream_now(&engine), started);
+        (transaction, outcome)
+    })
+    .await;
+    let Ok((transaction, outcome)) = decided else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "the decision failed\n").into_response();
+    };
+    console
+        .feed
+        .push(Arc::new(LiveDecision::of(&outcome, Origin::Console)));
+    console.stats.record(&outcome.decision);
+    Json(submitted(transaction, outcome)).into_response()
+}
+
+/// "Now" in the stream's event time: a submission without a timestamp is
+/// placed there, not at the wall clock, which could lie far ahead of a
+/// replayed stream and push the watermark (and expiry) with it.
+fn stream_now(engine: &Engine) -> Millis {
+    match engine.state().watermark() {
+        0 => now_millis(),
+        watermark => to_millis(watermark),
+    }
+}
+
+pub fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(serde_json::json!({"error": "the engine is starting"})),
+    )
+        .into_response()
+}
+
+fn submitted(transaction: Transaction, outcome: Outcome) -> Submitted {
+    let position = locate(Gazetteer::embedded(), &transaction).position;
+    Submitted {
+        decision: outcome.decision,
+        transaction: masked(transaction),
+        position,
+        alert: outcome.alert,
+        case_id: outcome.case.map(|case| case.case_id),
+    }
+}
+
+fn masked(mut transaction: Transaction) -> Transaction {
+    transaction.merchant = mask_option(&transaction.merchant);
+    transaction.location = mask_option(&transaction.location);
+    transaction.previous_location = mask_option(&transaction.previous_location);
+    transaction.device_id = mask_option(&transaction.device_id);
+    transaction.transaction_id = mask_card_numbers(&transaction.transaction_id);
+    transaction
+}
