@@ -10,5 +10,8 @@ export FD_ONNXRUNTIME
 # Local AWS services (S3, DynamoDB, SES) for the integration tests.
 FD_MOTO_SERVER="$(scripts/install-moto.sh)"
 export FD_MOTO_SERVER
+# Headless chromium and its WebDriver for the analyst console's browser tests.
+FD_CHROMEDRIVER="$(scripts/install-chromium.sh)"
+export FD_CHROMEDRIVER
 cargo test --locked --all-targets "$@"
 cargo test --locked --doc

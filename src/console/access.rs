@@ -147,12 +147,18 @@ mod tests {
     #[test]
     fn a_bearer_token_or_the_cookie_signs_in() {
         let access = access(None);
-        assert!(access.identify(&headers(&[("authorization", "Bearer s3cret")])).is_some());
+        assert!(access
+            .identify(&headers(&[("authorization", "Bearer s3cret")]))
+            .is_some());
         assert!(access
             .identify(&headers(&[("cookie", "a=b; fd_console=s3cret")]))
             .is_some());
-        assert!(access.identify(&headers(&[("authorization", "Bearer s3cre")])).is_none());
-        assert!(access.identify(&headers(&[("cookie", "fd_console=nope")])).is_none());
+        assert!(access
+            .identify(&headers(&[("authorization", "Bearer s3cre")]))
+            .is_none());
+        assert!(access
+            .identify(&headers(&[("cookie", "fd_console=nope")]))
+            .is_none());
         assert!(access.identify(&HeaderMap::new()).is_none());
     }
 

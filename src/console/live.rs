@@ -132,7 +132,12 @@ impl Filter {
 mod tests {
     use super::*;
 
-    fn decision(id: &str, customer: &str, action: Action, reasons: Vec<ReasonCode>) -> LiveDecision {
+    fn decision(
+        id: &str,
+        customer: &str,
+        action: Action,
+        reasons: Vec<ReasonCode>,
+    ) -> LiveDecision {
         LiveDecision {
             transaction_id: id.into(),
             customer_id: customer.into(),
@@ -143,6 +148,7 @@ mod tests {
             currency: None,
             merchant: None,
             location: None,
+            position: None,
             event_time: 0,
             decided_at: 0,
             latency_us: 0,
@@ -155,7 +161,11 @@ mod tests {
     fn the_ring_keeps_the_newest_and_filters() {
         let feed = Feed::new(3);
         for index in 0..5 {
-            let action = if index % 2 == 0 { Action::Block } else { Action::Approve };
+            let action = if index % 2 == 0 {
+                Action::Block
+            } else {
+                Action::Approve
+            };
             feed.push(Arc::new(decision(
                 &format!("t{index}"),
                 "c1",

@@ -66,7 +66,12 @@ mod tests {
 
     #[test]
     fn short_numbers_and_words_stay() {
-        for text in ["Best Buy #1234", "TXN-20251201-191354", "Los Angeles, CA", "12 - 34 "] {
+        for text in [
+            "Best Buy #1234",
+            "TXN-20251201-191354",
+            "Los Angeles, CA",
+            "12 - 34 ",
+        ] {
             assert_eq!(mask_card_numbers(text), text);
         }
     }

@@ -89,9 +89,10 @@ async fn stream(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let events = BroadcastStream::new(console.feed.subscribe()).filter_map(move |item| {
         let event = match item {
-            Ok(decision) if filter.matches(&decision) => {
-                Event::default().event("decision").json_data(&*decision).ok()
-            }
+            Ok(decision) if filter.matches(&decision) => Event::default()
+                .event("decision")
+                .json_data(&*decision)
+                .ok(),
             Ok(_) => None,
             Err(lagged) => Some(Event::default().event("lagged").data(lagged.to_string())),
         };

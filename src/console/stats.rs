@@ -53,7 +53,11 @@ pub struct StatsView {
 
 impl Stats {
     pub fn record(&self, decision: &Decision) {
-        self.record_at(now_secs(), decision.action, decision.latency_us.max(0) as u64);
+        self.record_at(
+            now_secs(),
+            decision.action,
+            decision.latency_us.max(0) as u64,
+        );
     }
 
     fn record_at(&self, now: u64, action: Action, latency_us: u64) {
@@ -138,7 +142,12 @@ mod tests {
         assert_eq!(view.series.len(), SECONDS);
         let last_two = &view.series[SECONDS - 2..];
         assert_eq!(
-            (last_two[0].decisions, last_two[0].flagged, last_two[0].mean_latency_us, last_two[0].max_latency_us),
+            (
+                last_two[0].decisions,
+                last_two[0].flagged,
+                last_two[0].mean_latency_us,
+                last_two[0].max_latency_us
+            ),
             (2, 1, 20, 30)
         );
         assert_eq!(last_two[1].decisions, 1);

@@ -76,9 +76,14 @@ pub async fn submit(State(console): State<Arc<Console>>, body: Bytes) -> Respons
     let Ok((transaction, outcome)) = decided else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "the decision failed\n").into_response();
     };
-    console
-        .feed
-        .push(Arc::new(LiveDecision::of(&outcome, Origin::Console)));
+    let mut shown = LiveDecision::of(&outcome, Origin::Console);
+    if outcome.case.is_none() {
+        // Approvals carry no case: take merchant and place from the submission.
+        shown.merchant = mask_option(&transaction.merchant);
+        shown.location = mask_option(&transaction.location);
+        shown.position = locate(Gazetteer::embedded(), &transaction).position;
+    }
+    console.feed.push(Arc::new(shown));
     console.stats.record(&outcome.decision);
     Json(submitted(transaction, outcome)).into_response()
 }

@@ -47,7 +47,12 @@ pub async fn verdict(
     let Some(engine) = console.engine() else {
         return unavailable();
     };
-    let label = label_for(&console, &analyst, request, to_millis(engine.state().watermark()));
+    let label = label_for(
+        &console,
+        &analyst,
+        request,
+        to_millis(engine.state().watermark()),
+    );
     let Some((label, result)) = engine.accept_label(label.clone()) else {
         return Json(VerdictAnswer {
             label,

@@ -2,7 +2,8 @@
 
 use super::mask::mask_option;
 use crate::domain::{Action, Millis, ReasonCode};
-use crate::engine::Outcome;
+use crate::engine::{locate, Outcome};
+use crate::geo::Gazetteer;
 use serde::Serialize;
 
 /// Where a decision came from.
@@ -28,6 +29,8 @@ pub struct LiveDecision {
     pub currency: Option<String>,
     pub merchant: Option<String>,
     pub location: Option<String>,
+    /// Latitude and longitude of the place, when known.
+    pub position: Option<(f64, f64)>,
     /// Epoch milliseconds.
     pub event_time: Millis,
     pub decided_at: Millis,
@@ -54,6 +57,7 @@ impl LiveDecision {
             currency: decision.currency.clone(),
             merchant: transaction.and_then(|tx| mask_option(&tx.merchant)),
             location: transaction.and_then(|tx| mask_option(&tx.location)),
+            position: transaction.and_then(|tx| locate(Gazetteer::embedded(), tx).position),
             event_time: decision.event_time,
             decided_at: decision.decided_at,
             latency_us: decision.latency_us,

@@ -44,7 +44,7 @@ async function api(path, options) {
 const time = (millis) => millis ? new Date(millis).toISOString().replace("T", " ").slice(0, 19) : "";
 const money = (amount, currency) => `${Number(amount).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ${currency || ""}`.trim();
 const badge = (action) => el("span", { class: `badge ${action}` }, action);
-const codes = (reasons) => el("span", {}, ...reasons.map((code) => el("span", { class: "code" }, code)));
+const codes = (reasons) => el("span", {}, ...reasons.flatMap((code) => [el("span", { class: "code" }, code), " "]));
 
 // ---- sign-in and navigation -------------------------------------------------
 
@@ -234,12 +234,23 @@ const LAND = [
 ];
 const project = (longitude, latitude) => [longitude + 180, 90 - latitude];
 
-function drawMap(places) {
+function drawMap(places, recent) {
   const map = $("customer-map");
   map.replaceChildren();
   for (let longitude = -150; longitude <= 150; longitude += 30) map.append(svg("line", { class: "grid", x1: longitude + 180, y1: 0, x2: longitude + 180, y2: 180 }));
   for (let latitude = -60; latitude <= 60; latitude += 30) map.append(svg("line", { class: "grid", x1: 0, y1: 90 - latitude, x2: 360, y2: 90 - latitude }));
   for (const shape of LAND) map.append(svg("polygon", { class: "land", points: shape.map(([x, y]) => project(x, y).join(",")).join(" ") }));
+  // Where the decisions still in view happened (flagged or submitted ones).
+  const seen = new Set();
+  for (const decision of recent) {
+    if (!decision.position || seen.has(decision.location)) continue;
+    seen.add(decision.location);
+    const [x, y] = project(decision.position[1], decision.position[0]);
+    map.append(svg("rect", { class: `seen ${decision.action}`, x: x - 2.5, y: y - 2.5, width: 5, height: 5 }));
+    const label = svg("text", { x: x + 4, y: y + 8 });
+    label.textContent = decision.location || "";
+    map.append(label);
+  }
   const points = places.map((place) => project(place.longitude, place.latitude));
   if (points.length > 1) map.append(svg("polyline", { class: "path", points: points.map((point) => point.join(",")).join(" ") }));
   points.forEach(([x, y], index) => {
@@ -266,7 +277,7 @@ async function loadCustomer(customerId) {
       el("td", {}, window.window), el("td", { class: "num" }, window.count), el("td", { class: "num" }, money(window.sum)), el("td", { class: "num" }, money(window.max)))));
     sightingRows("customer-devices", view.devices);
     sightingRows("customer-ips", view.ips);
-    drawMap(view.places);
+    drawMap(view.places, view.recent);
     $("customer-places").replaceChildren(...view.places.map((place) => el("li", {}, `${place.latitude.toFixed(3)}, ${place.longitude.toFixed(3)} at ${time(place.at)}`)));
     $("customer-recent").replaceChildren(...view.recent.slice().reverse().map((decision) => decisionRow(decision, false)));
   } catch (error) {
