@@ -4,33 +4,40 @@
 //! are shown as they are.
 
 /// Replaces every run of 13 to 19 digits (spaces or dashes allowed between
-/// them) with `****` and its last four digits.
+/// them) with `****` and its last four digits. A run glued to a word before
+/// it (`TXN-20251201-191354`) is an identifier, not a card number.
 pub fn mask_card_numbers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut run = String::new();
     let mut digits = 0usize;
+    let mut glued = false;
+    let mut previous: Option<char> = None;
     for character in text.chars() {
         let separator = matches!(character, ' ' | '-');
         if character.is_ascii_digit() || (separator && digits > 0) {
+            if run.is_empty() {
+                glued = previous.is_some_and(|c| c.is_alphanumeric() || matches!(c, '-' | '_'));
+            }
             run.push(character);
             digits += usize::from(character.is_ascii_digit());
-            continue;
+        } else {
+            flush(&mut out, &mut run, &mut digits, glued);
+            out.push(character);
         }
-        flush(&mut out, &mut run, &mut digits);
-        out.push(character);
+        previous = Some(character);
     }
-    flush(&mut out, &mut run, &mut digits);
+    flush(&mut out, &mut run, &mut digits, glued);
     out
 }
 
-fn flush(out: &mut String, run: &mut String, digits: &mut usize) {
+fn flush(out: &mut String, run: &mut String, digits: &mut usize, glued: bool) {
     let trailing: String = run
         .chars()
         .rev()
         .take_while(|character| !character.is_ascii_digit())
         .collect();
     let body = &run[..run.len() - trailing.len()];
-    if (13..=19).contains(digits) {
+    if (13..=19).contains(digits) && !glued {
         let last_four: String = body
             .chars()
             .filter(char::is_ascii_digit)
