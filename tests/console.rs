@@ -107,7 +107,7 @@ fn console() -> Arc<Console> {
             token: Some(TOKEN.into()),
             trusted_header: None,
         },
-        ring: 0,
+        ..ConsoleConfig::default()
     })
 }
 

@@ -15,6 +15,9 @@ pub struct ConsoleArgs {
     /// Trust this header, set by an authenticating proxy, to name the analyst (e.g. X-Forwarded-Email).
     #[arg(long, env = "FD_CONSOLE_TRUSTED_HEADER")]
     pub console_trusted_header: Option<String>,
+    /// The agent's case store to show under Cases (its `tools.case_dir`).
+    #[arg(long, env = "FD_CONSOLE_CASES")]
+    pub console_cases: Option<std::path::PathBuf>,
 }
 
 impl ConsoleArgs {
@@ -31,6 +34,7 @@ impl ConsoleArgs {
                 trusted_header: self.console_trusted_header.clone(),
             },
             ring: 0,
+            cases: self.console_cases.clone(),
         });
         if self.console_token.is_some() {
             eprintln!("analyst console: http://{address}/console (sign in with FD_CONSOLE_TOKEN)");

@@ -53,6 +53,16 @@ fn flush(out: &mut String, run: &mut String, digits: &mut usize, glued: bool) {
     *digits = 0;
 }
 
+/// Masks every string inside a JSON document (case files read from disk).
+pub fn mask_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => *text = mask_card_numbers(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_json),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(mask_json),
+        _ => {}
+    }
+}
+
 pub fn mask_option(text: &Option<String>) -> Option<String> {
     text.as_deref().map(mask_card_numbers)
 }
@@ -69,6 +79,14 @@ mod tests {
         );
         assert_eq!(mask_card_numbers("4111-1111-1111-9876"), "****9876");
         assert_eq!(mask_card_numbers("5500000000000004."), "****0004.");
+    }
+
+    #[test]
+    fn json_strings_are_masked_at_any_depth() {
+        let mut case = serde_json::json!({"a": ["card 4111111111111111"], "b": {"c": "5500 0000 0000 0004"}, "n": 4111111111111111u64});
+        mask_json(&mut case);
+        assert_eq!(case["a"][0], "card ****1111");
+        assert_eq!(case["b"]["c"], "****0004");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod access;
 mod assets;
+mod cases;
 mod customer;
 mod live;
 mod mask;
@@ -32,6 +33,8 @@ pub struct ConsoleConfig {
     pub access: AccessConfig,
     /// Decisions kept for the live view and the customer view.
     pub ring: usize,
+    /// The agent's case store (its `tools.case_dir`), for the Cases view.
+    pub cases: Option<std::path::PathBuf>,
 }
 
 /// Shared by the HTTP handlers and the pipeline's workers.
@@ -40,6 +43,7 @@ pub struct Console {
     feed: live::Feed,
     stats: stats::Stats,
     engine: OnceLock<Arc<Engine>>,
+    cases: Option<std::path::PathBuf>,
 }
 
 impl Console {
@@ -54,6 +58,7 @@ impl Console {
             feed: live::Feed::new(ring),
             stats: stats::Stats::default(),
             engine: OnceLock::new(),
+            cases: config.cases,
         })
     }
 

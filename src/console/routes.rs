@@ -2,7 +2,7 @@
 //! `/console` (the page and its assets, public: they hold no data) and
 //! `/api/...` (everything with data, behind [`access::require`]).
 
-use super::{access, assets, customer, live::Filter, submit, verdict, Console};
+use super::{access, assets, cases, customer, live::Filter, submit, verdict, Console};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -26,6 +26,8 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/api/submit", post(submit::submit))
         .route("/api/customers/{customer_id}", get(customer::customer))
         .route("/api/verdicts", post(verdict::verdict))
+        .route("/api/cases", get(cases::cases))
+        .route("/api/cases/{case_id}", get(cases::case))
         .route_layer(middleware::from_fn_with_state(
             console.clone(),
             access::require,
@@ -67,7 +69,11 @@ async fn sign_in(State(console): State<Arc<Console>>, Json(body): Json<SignIn>) 
 
 async fn whoami(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     match console.access.identify(&headers) {
-        Some(analyst) => Json(serde_json::json!({"analyst": analyst.0})).into_response(),
+        Some(analyst) => Json(serde_json::json!({
+            "analyst": analyst.0,
+            "cases": console.cases.is_some(),
+        }))
+        .into_response(),
         None => StatusCode::UNAUTHORIZED.into_response(),
     }
 }

@@ -292,9 +292,102 @@ function openCustomer(customerId) {
   loadCustomer(customerId);
 }
 
-// ---- cases (filled in when the agent keeps cases) ---------------------------
+// ---- cases ------------------------------------------------------------------
 
-async function loadCases() {}
+// Enough Markdown for the agent's reports: headings, lists, tables,
+// paragraphs, **bold** and `code`. Built as DOM nodes: no HTML is parsed.
+function inline(text) {
+  const parts = text.split(/(\*\*[^*]+\*\*|`[^`]+`)/);
+  return parts.filter(Boolean).map((part) => {
+    if (part.startsWith("**") && part.endsWith("**")) return el("strong", {}, part.slice(2, -2));
+    if (part.startsWith("`") && part.endsWith("`")) return el("code", {}, part.slice(1, -1));
+    return document.createTextNode(part);
+  });
+}
+
+function markdown(source) {
+  const out = el("div", { class: "markdown" });
+  let list = null; let table = null; let paragraph = null;
+  const close = () => { list = null; table = null; paragraph = null; };
+  for (const line of source.split("\n")) {
+    const heading = line.match(/^(#{1,4})\s+(.*)$/);
+    if (heading) { close(); out.append(el(`h${Math.min(6, heading[1].length + 3)}`, {}, ...inline(heading[2]))); continue; }
+    if (/^\s*[-*]\s+/.test(line)) {
+      if (!list) { close(); list = el("ul"); out.append(list); }
+      list.append(el("li", {}, ...inline(line.replace(/^\s*[-*]\s+/, ""))));
+      continue;
+    }
+    if (line.trim().startsWith("|")) {
+      const cells = line.trim().replace(/^\||\|$/g, "").split("|").map((cell) => cell.trim());
+      if (cells.every((cell) => /^:?-+:?$/.test(cell))) continue;
+      if (!table) { close(); table = el("table"); out.append(table); table.append(el("tr", {}, ...cells.map((cell) => el("th", { scope: "col" }, ...inline(cell))))); continue; }
+      table.append(el("tr", {}, ...cells.map((cell) => el("td", {}, ...inline(cell)))));
+      continue;
+    }
+    if (!line.trim()) { close(); continue; }
+    if (!paragraph) { close(); paragraph = el("p"); out.append(paragraph); } else paragraph.append(" ");
+    paragraph.append(...inline(line));
+  }
+  return out;
+}
+
+function pre(value) {
+  return el("pre", {}, typeof value === "string" ? value : JSON.stringify(value, null, 2));
+}
+
+function stepItem(step) {
+  if (step.kind === "model") {
+    return el("li", { class: "step model" }, el("strong", {}, "Model"), ` (${Math.round(step.elapsed_ms)} ms)`,
+      step.reasoning ? el("details", { open: "" }, el("summary", {}, "Reasoning"), pre(step.reasoning)) : null,
+      step.content ? pre(step.content) : null,
+      (step.tool_calls || []).length ? el("p", {}, "Calls: ", ...step.tool_calls.map((call) => el("span", { class: "code" }, call.function?.name || call.name || "tool"))) : null);
+  }
+  if (step.kind === "tool") {
+    return el("li", { class: "step tool" }, el("strong", {}, `Tool ${step.name}`), ` ${step.ok ? "ok" : "failed"} (${Math.round(step.elapsed_ms)} ms)`,
+      el("details", {}, el("summary", {}, "Arguments and result"), pre(step.arguments), pre(step.result)));
+  }
+  return el("li", { class: "step prompt" }, el("details", {}, el("summary", {}, `Prompt (${step.role})`), pre(step.content)));
+}
+
+async function loadCases() {
+  let cases;
+  try { cases = await api("/api/cases"); } catch (error) { $("case-list").replaceChildren(el("li", {}, error.message)); return; }
+  $("case-list").replaceChildren(...cases.map((item) => el("li", {}, el("button", {
+    type: "button", "data-case": item.case_id, onclick: () => openCase(item.case_id),
+  }, el("strong", {}, item.case_id), " ", item.action ? badge(item.action) : null, ` ${item.transaction_id || ""} · ${item.customer_id || ""}`))));
+  if (!cases.length) $("case-list").append(el("li", { class: "subtle" }, "No cases yet."));
+}
+
+async function openCase(caseId) {
+  const detail = await api(`/api/cases/${encodeURIComponent(caseId)}`);
+  const decision = detail.case?.engine_decision || {};
+  const article = $("case-detail");
+  article.hidden = false;
+  const verdictStatus = el("span", { role: "status", id: "case-verdict-status" });
+  const sendCaseVerdict = async (verdict) => {
+    try {
+      const answer = await api("/api/verdicts", { method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ transaction_id: decision.transaction_id, customer_id: decision.customer_id, verdict }) });
+      verdictStatus.textContent = answer.applied ? `Label applied (${answer.label.is_fraud ? "fraud" : "not fraud"}${answer.customer_marked ? ", card marked compromised" : ""})` : "Label queued";
+    } catch (error) { verdictStatus.textContent = `Verdict refused: ${error.message}`; }
+  };
+  article.replaceChildren(
+    el("h3", {}, `Case ${detail.case_id}`),
+    el("p", {}, decision.action ? badge(decision.action) : null, ` ${decision.transaction_id || ""} · customer ${decision.customer_id || ""} · risk ${decision.risk_score ?? ""}`,
+      detail.case?.summary ? el("span", { class: "subtle" }, ` — ${detail.case.summary}`) : null),
+    el("div", { class: "actions", role: "group", "aria-label": "Analyst verdict" },
+      el("button", { type: "button", class: "danger", id: "case-fraud", onclick: () => sendCaseVerdict("confirmed_fraud") }, "Confirm fraud"),
+      el("button", { type: "button", id: "case-legit", onclick: () => sendCaseVerdict("false_positive") }, "False positive"),
+      verdictStatus),
+    el("h4", {}, "Evidence"),
+    el("ul", {}, ...(decision.reasons || []).map((reason) => el("li", {}, el("span", { class: "code" }, reason.code), ` +${reason.points}: ${reason.detail}`))),
+    el("h4", {}, "Alert e-mail"),
+    detail.emails.length ? el("div", {}, ...detail.emails.map((email) => el("div", {}, pre(email.arguments), pre(email.result)))) : el("p", { class: "subtle" }, "No e-mail was sent."),
+    el("h4", {}, "Compliance report"),
+    detail.report_markdown ? el("div", { id: "case-report" }, markdown(detail.report_markdown)) : el("p", { class: "subtle" }, "No report yet."),
+    el("h4", {}, "Transcript"),
+    el("ol", { class: "steps" }, ...((detail.transcript?.steps) || []).map(stepItem)));
+}
 
 // ---- wiring -----------------------------------------------------------------
 
