@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Cases listed at most, newest first.
@@ -118,23 +117,21 @@ fn read_json(path: &std::path::Path) -> Option<Value> {
     Some(value)
 }
 
-fn store(console: &super::Console) -> Result<PathBuf, Response> {
-    console.cases.clone().ok_or_else(|| {
-        (
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({"error": "no case store is configured"})),
-        )
-            .into_response()
-    })
+fn no_store() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({"error": "no case store is configured"})),
+    )
+        .into_response()
 }
 
 pub async fn cases(State(console): State<Arc<super::Console>>) -> Response {
-    match store(&console) {
-        Ok(root) => match tokio::task::spawn_blocking(move || list(&root)).await {
-            Ok(listed) => Json(listed).into_response(),
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        },
-        Err(response) => response,
+    let Some(root) = console.cases.clone() else {
+        return no_store();
+    };
+    match tokio::task::spawn_blocking(move || list(&root)).await {
+        Ok(listed) => Json(listed).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
@@ -142,9 +139,8 @@ pub async fn case(
     State(console): State<Arc<super::Console>>,
     Path(case_id): Path<String>,
 ) -> Response {
-    let root = match store(&console) {
-        Ok(root) => root,
-        Err(response) => return response,
+    let Some(root) = console.cases.clone() else {
+        return no_store();
     };
     let found = tokio::task::spawn_blocking(move || detail(&root, &case_id)).await;
     match found {
