@@ -4,6 +4,7 @@
 //! tested and benchmarked without a runtime; `sources`, `sinks`, `codecs`,
 //! `topology` and `runtime` connect it to the outside world.
 
+pub mod agent;
 pub mod codecs;
 pub mod console;
 pub mod domain;

@@ -3,113 +3,12 @@
 //! generator streams transactions through the real pipeline.
 //! Screenshots land in target/console-screenshots/.
 
+mod console_support;
 mod support;
 mod webdriver;
 
-use fraud_detector::console::{AccessConfig, Console, ConsoleConfig};
-use fraud_detector::runtime::{self, RunOptions, Shutdown};
-use fraud_detector::telemetry::Telemetry;
-use serde_json::Value;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+use console_support::{console, generator, screenshot, Detector, TOKEN};
 use webdriver::Browser;
-
-const TOKEN: &str = "console-test-token";
-
-struct Detector {
-    address: SocketAddr,
-    shutdown: Shutdown,
-    tokio: tokio::runtime::Runtime,
-    run: tokio::task::JoinHandle<Result<runtime::RunReport, runtime::RuntimeError>>,
-    _out: tempfile::TempDir,
-}
-
-impl Detector {
-    /// The generator at a steady rate, with the console, until stopped.
-    fn start(console: Arc<Console>) -> Detector {
-        let out = tempfile::tempdir().unwrap();
-        let dir = out.path().display();
-        let topology = support::topology(&format!(
-            "sources:\n  tx: {{type: generator, seed: 11, customers: 300, transactions: 1000000, rate: 150}}\n\
-             sinks:\n  decisions: {{type: file, path: {dir}/d.jsonl}}\n  alerts: {{type: blackhole}}\n  \
-             cases: {{type: blackhole}}\n  dead_letters: {{type: file, path: {dir}/dl.jsonl}}\n"
-        ));
-        let address: SocketAddr = format!("127.0.0.1:{}", support::free_port())
-            .parse()
-            .unwrap();
-        let shutdown = Shutdown::default();
-        let options = RunOptions {
-            http: Some(address),
-            telemetry: Some(Arc::new(Telemetry::default())),
-            console: Some(console),
-            shutdown: shutdown.clone(),
-            ..RunOptions::default()
-        };
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let run = tokio.spawn(async move { runtime::run(&topology, options).await });
-        let detector = Detector {
-            address,
-            shutdown,
-            tokio,
-            run,
-            _out: out,
-        };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while detector.api_get("/api/session").0 != 200 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the console never answered"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        detector
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    fn api_get(&self, path: &str) -> (u16, Value) {
-        let response = reqwest::blocking::Client::new()
-            .get(self.url(path))
-            .bearer_auth(TOKEN)
-            .send();
-        match response {
-            Ok(response) => (
-                response.status().as_u16(),
-                response.json().unwrap_or(Value::Null),
-            ),
-            Err(_) => (0, Value::Null),
-        }
-    }
-
-    fn stop(self) -> runtime::RunReport {
-        self.shutdown.trigger();
-        self.tokio.block_on(self.run).unwrap().unwrap()
-    }
-}
-
-fn screenshot(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("console-screenshots").join(name)
-}
-
-fn console() -> Arc<Console> {
-    Console::new(ConsoleConfig {
-        access: AccessConfig {
-            token: Some(TOKEN.into()),
-            trusted_header: None,
-        },
-        ..ConsoleConfig::default()
-    })
-}
 
 fn live_rows(browser: &Browser) -> Vec<String> {
     let rows = browser.run(
@@ -126,7 +25,7 @@ fn live_rows(browser: &Browser) -> Vec<String> {
 
 #[test]
 fn an_analyst_signs_in_watches_submits_and_labels() {
-    let detector = Detector::start(console());
+    let detector = Detector::start(console(), &generator(150, 0.02));
     let browser = Browser::start();
 
     // Without the token nothing but the sign-in form.
@@ -258,7 +157,7 @@ fn an_analyst_signs_in_watches_submits_and_labels() {
 
 #[test]
 fn the_api_needs_the_token() {
-    let detector = Detector::start(console());
+    let detector = Detector::start(console(), &generator(150, 0.02));
     for path in [
         "/api/live",
         "/api/stats",

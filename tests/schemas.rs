@@ -6,8 +6,9 @@ use apache_avro::schema::{RecordSchema, Schema};
 use apache_avro::types::Value;
 use fraud_detector::codecs::{Codec, CodecKind, Record};
 use fraud_detector::domain::{
-    Action, Alert, CaseLog, Channel, Contribution, CustomerSummary, DeadLetter, Decision, Label,
-    Reason, ReasonCode, RejectKind, Severity, TimeSource, Transaction, WindowSummary,
+    Action, AgentReview, AgentStatus, Alert, CaseLog, Channel, Contribution, CustomerSummary,
+    DeadLetter, Decision, Label, Reason, ReasonCode, RejectKind, Severity, TimeSource, Transaction,
+    WindowSummary,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -122,6 +123,15 @@ fn full_decision() -> Decision {
         }],
         shadow_score: Some(0.88),
         shadow_version: Some("fraud-gbt-v2@4e5f6a7b".into()),
+        agent: Some(AgentReview {
+            status: AgentStatus::Decided,
+            fallback_reason: Some("timeout".into()),
+            engine_action: Action::Review,
+            engine_risk_score: 55,
+            explanation: Some("impossible travel and an unknown device".into()),
+            case_id: Some("FRD-2025-0001".into()),
+            latency_ms: 812,
+        }),
     }
 }
 
@@ -138,6 +148,7 @@ fn minimal_decision() -> Decision {
         model_contributions: vec![],
         shadow_score: None,
         shadow_version: None,
+        agent: None,
         ..full_decision()
     }
 }
@@ -208,6 +219,7 @@ fn full_case_log() -> CaseLog {
         reasons: vec![reason()],
         customer: full_customer(),
         rules_version: "rules-2025-12".into(),
+        agent_transcript: Some("{\"steps\":[]}".into()),
     }
 }
 
@@ -222,6 +234,7 @@ fn minimal_case_log() -> CaseLog {
             last_location_time: None,
             ..full_customer()
         },
+        agent_transcript: None,
         ..full_case_log()
     }
 }
@@ -770,4 +783,40 @@ fn check_field(
         let expected = serde_json::json!({"type": "long", "logicalType": "timestamp-millis"});
         assert_eq!(value_type, &expected, "{file}: {name}");
     }
+}
+
+/// The decision schema before the agent field: the field was added with a
+/// null default, so old and new readers and writers understand each other.
+fn decision_without_agent_schema() -> Schema {
+    let mut json: serde_json::Value =
+        serde_json::from_str(&schema_file_text("decision.avsc")).unwrap();
+    let fields = json["fields"].as_array_mut().unwrap();
+    let agent = fields.pop().unwrap();
+    assert_eq!(agent["name"], "agent");
+    Schema::parse(&json).unwrap()
+}
+
+#[test]
+fn decisions_before_the_agent_field_stay_compatible() {
+    let codec = avro();
+    let old = decision_without_agent_schema();
+    apache_avro::schema_compatibility::SchemaCompatibility::mutual_read(&old, Decision::schema())
+        .unwrap();
+    let Value::Record(mut fields) = apache_avro::to_value(full_decision()).unwrap() else {
+        panic!("not a record")
+    };
+    fields.retain(|(name, _)| name != "agent");
+    let datum = encode_with(&old, Value::Record(fields));
+    let read = codec
+        .clone()
+        .with_writer_schema(old)
+        .decode::<Decision>(&datum)
+        .unwrap();
+    assert_eq!(
+        read,
+        Decision {
+            agent: None,
+            ..full_decision()
+        }
+    );
 }

@@ -39,6 +39,10 @@ pub enum Command {
         /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9100).
         #[arg(long, env = "FD_HTTP")]
         http: Option<std::net::SocketAddr>,
+        /// Serve the agent's six tools over MCP (streamable HTTP, /mcp) here;
+        /// needs the topology's `agent:` section.
+        #[arg(long, env = "FD_MCP")]
+        mcp: Option<String>,
         #[command(flatten)]
         console: console_args::ConsoleArgs,
     },
@@ -85,8 +89,9 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run {
             topology,
             http,
+            mcp,
             console,
-        } => run::run(&topology, http, &console),
+        } => run::run(&topology, http, mcp, &console),
         Command::Demo(args) => demo::demo(args),
         Command::Drift(args) => drift::drift(args),
         Command::Batch(args) => batch::batch(args),

@@ -9,9 +9,17 @@ use std::process::ExitCode;
 pub fn run(
     path: &Path,
     http: Option<std::net::SocketAddr>,
+    mcp: Option<String>,
     console: &super::console_args::ConsoleArgs,
 ) -> anyhow::Result<ExitCode> {
-    let topology = Topology::load(path)?;
+    let mut topology = Topology::load(path)?;
+    if let Some(listen) = mcp {
+        let agent = topology
+            .agent
+            .as_mut()
+            .context("--mcp needs an agent: section in the topology")?;
+        agent.mcp = Some(fraud_detector::agent::config::McpConfig { listen });
+    }
     let options = RunOptions {
         handle_signals: true,
         http,

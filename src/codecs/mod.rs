@@ -344,6 +344,7 @@ mod tests {
             model_contributions: vec![],
             shadow_score: None,
             shadow_version: None,
+            agent: None,
         }
     }
 
@@ -399,6 +400,7 @@ mod tests {
                 compromised: false,
             },
             rules_version: "v1".into(),
+            agent_transcript: None,
         }
     }
 

@@ -126,7 +126,7 @@ fn no_store() -> Response {
 }
 
 pub async fn cases(State(console): State<Arc<super::Console>>) -> Response {
-    let Some(root) = console.cases.clone() else {
+    let Some(root) = console.cases_root() else {
         return no_store();
     };
     match tokio::task::spawn_blocking(move || list(&root)).await {
@@ -139,7 +139,7 @@ pub async fn case(
     State(console): State<Arc<super::Console>>,
     Path(case_id): Path<String>,
 ) -> Response {
-    let Some(root) = console.cases.clone() else {
+    let Some(root) = console.cases_root() else {
         return no_store();
     };
     let found = tokio::task::spawn_blocking(move || detail(&root, &case_id)).await;

@@ -23,6 +23,7 @@ pub use access::{AccessConfig, Analyst};
 pub use live::Filter;
 pub use view::LiveDecision;
 
+use crate::agent::Escalator;
 use crate::engine::{Engine, Outcome};
 use crate::runtime::Observer;
 use std::sync::{Arc, OnceLock};
@@ -33,7 +34,7 @@ pub struct ConsoleConfig {
     pub access: AccessConfig,
     /// Decisions kept for the live view and the customer view.
     pub ring: usize,
-    /// The agent's case store (its `tools.case_dir`), for the Cases view.
+    /// A case store to show under Cases (default: the agent's `tools.case_dir`).
     pub cases: Option<std::path::PathBuf>,
 }
 
@@ -43,6 +44,7 @@ pub struct Console {
     feed: live::Feed,
     stats: stats::Stats,
     engine: OnceLock<Arc<Engine>>,
+    agent: OnceLock<Arc<Escalator>>,
     cases: Option<std::path::PathBuf>,
 }
 
@@ -58,6 +60,7 @@ impl Console {
             feed: live::Feed::new(ring),
             stats: stats::Stats::default(),
             engine: OnceLock::new(),
+            agent: OnceLock::new(),
             cases: config.cases,
         })
     }
@@ -74,6 +77,23 @@ impl Console {
 
     fn engine(&self) -> Option<&Arc<Engine>> {
         self.engine.get()
+    }
+
+    /// The LLM agent: submissions it wants are escalated, its cases listed.
+    pub fn attach_agent(&self, agent: Arc<Escalator>) {
+        let _ = self.agent.set(agent);
+    }
+
+    fn agent(&self) -> Option<&Arc<Escalator>> {
+        self.agent.get()
+    }
+
+    /// The configured case store, else the agent's.
+    fn cases_root(&self) -> Option<std::path::PathBuf> {
+        self.cases.clone().or_else(|| {
+            self.agent()
+                .map(|agent| agent.toolbox().cases().root().to_owned())
+        })
     }
 
     /// The most recent decisions the live view holds that match `filter`.

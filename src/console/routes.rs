@@ -24,6 +24,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/api/stats", get(stats))
         .route("/api/seeds", get(submit::seeds))
         .route("/api/submit", post(submit::submit))
+        .route("/api/submit/stream", post(submit::submit_stream))
         .route("/api/customers/{customer_id}", get(customer::customer))
         .route("/api/verdicts", post(verdict::verdict))
         .route("/api/cases", get(cases::cases))
@@ -71,7 +72,8 @@ async fn whoami(State(console): State<Arc<Console>>, headers: HeaderMap) -> Resp
     match console.access.identify(&headers) {
         Some(analyst) => Json(serde_json::json!({
             "analyst": analyst.0,
-            "cases": console.cases.is_some(),
+            "cases": console.cases_root().is_some(),
+            "agent": console.agent().is_some(),
         }))
         .into_response(),
         None => StatusCode::UNAUTHORIZED.into_response(),

@@ -135,6 +135,9 @@ pub struct Decision {
     pub shadow_score: Option<f64>,
     #[serde(default)]
     pub shadow_version: Option<String>,
+    /// The LLM agent's part, when the decision was escalated to it.
+    #[serde(default)]
+    pub agent: Option<AgentReview>,
 }
 
 /// How much one feature moved the model's score: the score minus the score
@@ -146,6 +149,33 @@ pub struct Contribution {
     /// The training median it was compared with.
     pub typical: f64,
     pub contribution: f64,
+}
+
+/// Whether the agent's verdict was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AgentStatus {
+    /// The agent answered in time; its verdict was applied within the bounds.
+    Decided,
+    /// Timeout, error, open breaker or full queue: the engine's decision stands.
+    Fallback,
+}
+
+/// What the agent did to an escalated decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentReview {
+    pub status: AgentStatus,
+    /// timeout, error, breaker_open, queue_full (fallbacks only).
+    pub fallback_reason: Option<String>,
+    /// The rules' action before the agent.
+    pub engine_action: Action,
+    pub engine_risk_score: i32,
+    /// The agent's explanation, for an analyst.
+    pub explanation: Option<String>,
+    /// The case the agent opened, if any.
+    pub case_id: Option<String>,
+    /// Milliseconds from escalation to the final decision.
+    pub latency_ms: i64,
 }
 
 impl Decision {
@@ -226,4 +256,7 @@ pub struct CaseLog {
     pub reasons: Vec<Reason>,
     pub customer: CustomerSummary,
     pub rules_version: String,
+    /// For escalated decisions: the agent's transcript as JSON, masked.
+    #[serde(default)]
+    pub agent_transcript: Option<String>,
 }

@@ -12,8 +12,8 @@ mod transaction;
 
 pub use dead_letter::{DeadLetter, RejectKind};
 pub use decision::{
-    Action, Alert, CaseLog, Contribution, CustomerSummary, Decision, Reason, ReasonCode, Severity,
-    TimeSource, WindowSummary,
+    Action, AgentReview, AgentStatus, Alert, CaseLog, Contribution, CustomerSummary, Decision,
+    Reason, ReasonCode, Severity, TimeSource, WindowSummary,
 };
 pub use label::Label;
 pub use serde_time::{format_millis, now_millis, parse_rfc3339_millis};

@@ -22,6 +22,8 @@ pub struct Outcome {
     pub case: Option<CaseLog>,
     /// The model's input vector, when the engine computes it.
     pub features: Option<FeatureVector>,
+    /// A hard-block rule fired (an escalation may never lower this BLOCK).
+    pub hard_block: bool,
 }
 
 pub(super) struct Inputs<'a> {
@@ -39,12 +41,14 @@ pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
     let reasons = std::mem::take(&mut inputs.verdict.reasons);
     let decision = decision(engine, &inputs, reasons);
     let features = inputs.features;
+    let hard_block = inputs.verdict.hard_block;
     if decision.action == Action::Approve {
         return Outcome {
             decision,
             alert: None,
             case: None,
             features,
+            hard_block,
         };
     }
     let alert = alert(&decision);
@@ -54,6 +58,7 @@ pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
         alert: Some(alert),
         case: Some(case),
         features,
+        hard_block,
     }
 }
 
@@ -86,6 +91,7 @@ fn decision(engine: &Engine, inputs: &Inputs, reasons: Vec<Reason>) -> Decision 
         model_contributions: model.map_or_else(Vec::new, |opinion| opinion.contributions.clone()),
         shadow_score: model.and_then(|opinion| Some(round4(opinion.shadow.as_ref()?.0 as f64))),
         shadow_version: model.and_then(|opinion| Some(opinion.shadow.as_ref()?.1.to_string())),
+        agent: None,
     }
 }
 
@@ -175,6 +181,7 @@ fn case(engine: &Engine, inputs: &Inputs, decision: &Decision) -> CaseLog {
         reasons: decision.reasons.clone(),
         customer: customer_summary(engine, inputs),
         rules_version: decision.rules_version.clone(),
+        agent_transcript: None,
     }
 }
 

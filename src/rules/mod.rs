@@ -62,6 +62,8 @@ pub struct Verdict {
     pub risk_score: i32,
     pub action: Action,
     pub reasons: Vec<Reason>,
+    /// A hard-block rule fired: BLOCK whatever the score, and no agent may lower it.
+    pub hard_block: bool,
 }
 
 impl Rules {
@@ -150,6 +152,7 @@ impl Rules {
             risk_score,
             action,
             reasons: fired.reasons,
+            hard_block: fired.hard_block,
         }
     }
 

@@ -6,12 +6,14 @@
 //! sources; everything already read is decided, written and flushed, state
 //! is snapshotted, and the run returns normally.
 
+mod escalating;
 mod model_reloads;
 mod router;
 mod shutdown;
 mod work;
 mod worker;
 
+pub use escalating::AgentLink;
 pub use router::{Closed, DeadLetterOutput, Router};
 pub use shutdown::Shutdown;
 pub use work::Work;
@@ -76,6 +78,8 @@ pub enum RuntimeError {
     Traces(#[from] crate::telemetry::TracesError),
     #[error("model: {0}")]
     Model(#[from] crate::model::ModelError),
+    #[error("{0}")]
+    Agent(#[from] crate::agent::AgentError),
     #[error("a pipeline thread panicked: {0}")]
     Panicked(String),
     #[error("cannot start thread {0}: {1}")]
@@ -128,9 +132,19 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
         console.attach_engine(engine.clone());
     }
 
+    let agent = start_agent(topology, &engine, &telemetry).await?;
+    if let (Some(console), Some(agent)) = (&options.console, &agent) {
+        console.attach_agent(agent.escalator.clone());
+    }
     let (outputs, mut sinks) = start_sinks(topology)?;
-    let (worker_inputs, workers) =
-        start_workers(topology, &engine, &outputs, &telemetry, &options)?;
+    let (worker_inputs, workers) = start_workers(
+        topology,
+        &engine,
+        &outputs,
+        &telemetry,
+        &options,
+        agent.as_ref(),
+    )?;
     let dead_letters = DeadLetterOutput {
         sender: outputs.dead_letters.sender.clone(),
         codec: outputs.dead_letters.codec.clone(),
@@ -255,6 +269,31 @@ fn start_sinks(topology: &Topology) -> Result<(WorkerOutputs, SinkTasks), Runtim
     Ok((outputs, tasks))
 }
 
+/// The LLM agent and, if configured, its MCP server, when the topology has an `agent:` section.
+async fn start_agent(
+    topology: &Topology,
+    engine: &Arc<Engine>,
+    telemetry: &Arc<Telemetry>,
+) -> Result<Option<AgentLink>, RuntimeError> {
+    let Some(config) = &topology.agent else {
+        return Ok(None);
+    };
+    let escalator = Arc::new(crate::agent::Escalator::new(
+        config,
+        engine.clone(),
+        telemetry.clone(),
+    )?);
+    if let Some(mcp) = &config.mcp {
+        crate::agent::mcp::serve(&mcp.listen, escalator.clone())
+            .await
+            .map_err(crate::agent::AgentError::from)?;
+    }
+    Ok(Some(AgentLink {
+        escalator,
+        runtime: tokio::runtime::Handle::current(),
+    }))
+}
+
 type Threads<T> = Vec<(String, JoinHandle<T>)>;
 type WorkerInputs = Vec<mpsc::Sender<Vec<Work>>>;
 
@@ -264,6 +303,7 @@ fn start_workers(
     outputs: &WorkerOutputs,
     telemetry: &Arc<Telemetry>,
     options: &RunOptions,
+    agent: Option<&AgentLink>,
 ) -> Result<(WorkerInputs, Threads<Result<(), WorkerError>>), RuntimeError> {
     let mut inputs = Vec::new();
     let mut threads = Vec::new();
@@ -274,6 +314,7 @@ fn start_workers(
             outputs: outputs.clone(),
             telemetry: telemetry.clone(),
             observer: options.observer.clone(),
+            agent: agent.cloned(),
         };
         let name = format!("worker-{index}");
         let handle = std::thread::Builder::new()

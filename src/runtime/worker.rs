@@ -44,7 +44,7 @@ pub struct WorkerOutputs {
 }
 
 #[derive(Default)]
-struct Pending {
+pub(super) struct Pending {
     decisions: RecordBatch,
     actions: Vec<Action>,
     alerts: RecordBatch,
@@ -57,6 +57,8 @@ pub struct Worker {
     pub outputs: WorkerOutputs,
     pub telemetry: Arc<Telemetry>,
     pub observer: Option<Arc<dyn Observer>>,
+    /// Escalate risky decisions to the LLM agent (the topology's `agent:`).
+    pub agent: Option<super::AgentLink>,
 }
 
 /// Transactions of distinct customers, assessed and waiting to be scored
@@ -73,6 +75,9 @@ struct Round<'a> {
 impl Worker {
     /// Runs until every router has hung up, then returns.
     pub fn run(self, mut input: mpsc::Receiver<Vec<Work>>) -> Result<(), WorkerError> {
+        if let Some(link) = self.agent.clone() {
+            return self.run_escalating(input, link);
+        }
         let mut batches = 0u64;
         while let Some(mut batch) = input.blocking_recv() {
             batches += 1;
@@ -107,17 +112,19 @@ impl Worker {
                     Work::Label(label) => {
                         // A label lands between the transactions around it.
                         self.conclude(std::mem::take(&mut round), timed, &mut pending)?;
-                        if let Some(applied) = self.engine.accept_label(label.clone()) {
-                            self.count_label(applied, &mut pending)?;
-                        }
+                        self.apply_label(label.clone(), &mut pending)?;
                     }
                 }
             }
             self.conclude(round, timed, &mut pending)?;
             self.send(pending)?;
         }
-        // The first worker to finish applies the labels still waiting for a
-        // report time that no transaction reached: none may be lost.
+        self.release_remaining_labels()
+    }
+
+    /// The first worker to finish applies the labels still waiting for a
+    /// report time that no transaction reached: none may be lost.
+    pub(super) fn release_remaining_labels(&self) -> Result<(), WorkerError> {
         let mut pending = Pending::default();
         for released in self.engine.release_all_labels() {
             self.count_label(released, &mut pending)?;
@@ -173,17 +180,32 @@ impl Worker {
         Ok(())
     }
 
+    pub(super) fn apply_label(
+        &self,
+        label: Label,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        if let Some(applied) = self.engine.accept_label(label) {
+            self.count_label(applied, pending)?;
+        }
+        Ok(())
+    }
+
     /// Labels wait for their report time; the watermark a transaction moved may
     /// release some. Checked after every transaction (one atomic load when
     /// none is due), so the order matches the `features` replay exactly.
-    fn release_due_labels(&self, pending: &mut Pending) -> Result<(), WorkerError> {
+    pub(super) fn release_due_labels(&self, pending: &mut Pending) -> Result<(), WorkerError> {
         for released in self.engine.release_due_labels() {
             self.count_label(released, pending)?;
         }
         Ok(())
     }
 
-    fn collect(&self, outcome: Outcome, pending: &mut Pending) -> Result<(), WorkerError> {
+    pub(super) fn collect(
+        &self,
+        outcome: Outcome,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
         let key = &outcome.decision.customer_id;
         let decision_port = &self.outputs.decisions;
         pending
@@ -237,7 +259,7 @@ impl Worker {
 
     /// Sends what the batch produced, then counts it: a record is counted
     /// once it is in its sink's queue.
-    fn send(&self, pending: Pending) -> Result<(), WorkerError> {
+    pub(super) fn send(&self, pending: Pending) -> Result<(), WorkerError> {
         let Pending {
             decisions,
             actions,

@@ -114,6 +114,7 @@ pub fn render(telemetry: &Telemetry) -> String {
     latency(&mut out, telemetry);
     state_gauges(&mut out, telemetry);
     super::model_metrics::render(&mut out, telemetry);
+    agent(&mut out, &telemetry.agent);
     out
 }
 
@@ -166,6 +167,73 @@ fn histogram(out: &mut String, name: &str, labels: &[(&str, &str)], histogram: &
         &snapshot.sum_seconds.to_string(),
     );
     line(out, &format!("{name}_count"), labels, snapshot.count);
+}
+
+fn agent(out: &mut String, agent: &super::AgentMetrics) {
+    use std::sync::atomic::Ordering::Relaxed;
+    simple(
+        out,
+        "fraud_agent_escalations_total",
+        "counter",
+        "Decisions escalated to the LLM agent.",
+        agent.escalations.load(Relaxed),
+    );
+    simple(
+        out,
+        "fraud_agent_decided_total",
+        "counter",
+        "Escalations the agent answered in time (its verdict applied within bounds).",
+        agent.decided.load(Relaxed),
+    );
+    simple(
+        out,
+        "fraud_agent_changed_total",
+        "counter",
+        "Escalations whose final action differs from the engine's.",
+        agent.changed.load(Relaxed),
+    );
+    family(
+        out,
+        "fraud_agent_fallbacks_total",
+        "counter",
+        "Escalations where the engine's decision stood, by reason.",
+    );
+    for (reason, count) in agent.fallbacks() {
+        line(
+            out,
+            "fraud_agent_fallbacks_total",
+            &[("reason", reason)],
+            count,
+        );
+    }
+    simple(
+        out,
+        "fraud_agent_tool_calls_total",
+        "counter",
+        "Tool calls the agent made.",
+        agent.tool_calls.load(Relaxed),
+    );
+    simple(
+        out,
+        "fraud_agent_tool_errors_total",
+        "counter",
+        "Tool calls that failed (malformed arguments included).",
+        agent.tool_errors.load(Relaxed),
+    );
+    simple(
+        out,
+        "fraud_agent_breaker_state",
+        "gauge",
+        "vLLM circuit breaker: 0 closed, 1 open, 2 half-open.",
+        agent.breaker_state.load(Relaxed),
+    );
+    family(
+        out,
+        "fraud_agent_latency_seconds",
+        "histogram",
+        "Escalation to final decision.",
+    );
+    histogram(out, "fraud_agent_latency_seconds", &[], &agent.latency);
 }
 
 fn state_gauges(out: &mut String, telemetry: &Telemetry) {

@@ -4,6 +4,7 @@
 //! `metrics.rs` and nowhere else; labels are bounded (actions, reject kinds,
 //! source names), never a customer or transaction id.
 
+mod agent;
 mod counters;
 mod histogram;
 mod http;
@@ -11,6 +12,7 @@ mod metrics;
 mod model_metrics;
 mod traces;
 
+pub use agent::{AgentMetrics, AGENT_BOUNDS_NS, FALLBACK_REASONS};
 pub use counters::{Counters, CountersSnapshot};
 pub use histogram::{LatencyHistogram, DECISION_BOUNDS_NS, STAGE_BOUNDS_NS};
 pub use http::{serve, serve_with, HttpError};
@@ -64,6 +66,8 @@ pub struct Telemetry {
     pub counters: Arc<Counters>,
     pub decision_latency: LatencyHistogram,
     stages: [LatencyHistogram; Stage::ALL.len()],
+    /// Escalations to the LLM agent (all zero without an `agent:` section).
+    pub agent: AgentMetrics,
     ready: AtomicBool,
     state: OnceLock<Arc<StateStore>>,
     model: OnceLock<Arc<ModelSlot>>,
@@ -80,6 +84,7 @@ impl Telemetry {
         Telemetry {
             counters,
             decision_latency: LatencyHistogram::new(DECISION_BOUNDS_NS),
+            agent: AgentMetrics::default(),
             stages: Stage::ALL.map(|_| LatencyHistogram::new(STAGE_BOUNDS_NS)),
             ready: AtomicBool::new(false),
             state: OnceLock::new(),

@@ -39,6 +39,9 @@ pub struct Topology {
     /// Score every transaction with an ONNX model as well as the rules.
     #[serde(default)]
     pub model: Option<ModelConfig>,
+    /// Escalation of risky decisions to the LLM agent; off when absent.
+    #[serde(default)]
+    pub agent: Option<crate::agent::AgentConfig>,
 }
 
 /// The four output streams. Decisions and dead letters are required: every
@@ -213,6 +216,9 @@ impl Topology {
         }
         if let Some(model) = &self.model {
             add("model", model.problems());
+        }
+        if let Some(agent) = &self.agent {
+            add("agent", agent.problems());
         }
         problems
     }

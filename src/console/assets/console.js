@@ -73,6 +73,7 @@ async function start() {
   $("signin").hidden = true;
   $("analyst").textContent = `signed in as ${session.analyst}`;
   $("tab-cases").hidden = !session.cases;
+  state.cases = session.cases;
   show("live");
 }
 
@@ -192,13 +193,70 @@ function showResult(result) {
   $("result").focus?.();
 }
 
+// Server-sent events over a POST: EventSource only speaks GET.
+async function* postEvents(path, body) {
+  const response = await fetch(path, { method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" }, body });
+  if (response.status === 401) { showSignIn(); throw new Error("not signed in"); }
+  if (!response.ok) {
+    const error = await response.json().catch(() => ({}));
+    throw new Error(error.reason || error.error || response.statusText);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = "message"; const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+      }
+      if (data.length) yield { name, data: JSON.parse(data.join("\n")) };
+    }
+  }
+}
+
+function showAgent(result) {
+  const review = result.decision.agent;
+  $("agent-final").replaceChildren();
+  if (!review) return;
+  $("agent-final").append(
+    el("strong", {}, `Agent ${review.status.toLowerCase()}`), ": ",
+    badge(result.decision.action), ` risk ${result.decision.risk_score} (engine: ${review.engine_action}, ${review.engine_risk_score})`,
+    review.fallback_reason ? ` — fallback: ${review.fallback_reason}` : "",
+    review.explanation ? el("p", {}, review.explanation) : null,
+    review.case_id ? el("button", { type: "button", class: "link", id: "agent-case", onclick: () => { show("cases"); openCase(review.case_id); } }, `Open case ${review.case_id}`) : null);
+}
+
 async function submitTransaction(event) {
   event.preventDefault();
   $("submit-error").textContent = "";
   $("submit-button").disabled = true;
+  $("agent-steps").replaceChildren();
+  $("agent-final").replaceChildren();
+  $("result-agent").hidden = true;
   try {
-    const result = await api("/api/submit", { method: "POST", headers: { "content-type": "application/json" }, body: $("submit-json").value });
-    showResult(result);
+    for await (const message of postEvents("/api/submit/stream", $("submit-json").value)) {
+      if (message.name === "decision") {
+        showResult(message.data);
+        if (message.data.escalated) {
+          $("result-agent").hidden = false;
+          $("agent-state").textContent = "The agent is investigating…";
+        }
+      } else if (message.name === "step") {
+        $("agent-steps").append(stepItem(message.data));
+      } else if (message.name === "final") {
+        showResult(message.data);
+        $("agent-state").textContent = "";
+        showAgent(message.data);
+      }
+    }
   } catch (error) {
     $("submit-error").textContent = `Rejected: ${error.message}`;
   } finally {

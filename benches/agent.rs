@@ -1,0 +1,130 @@
+//! The agent's cost, against an instant local OpenAI-compatible server (the
+//! replay server of the tests, answering a verdict at once):
+//!
+//!     cargo bench --bench agent              # full run
+//!     cargo bench --bench agent -- --quick   # small smoke run
+//!
+//! 1. Our overhead per escalation: `Escalator::review` end to end (prompt,
+//!    HTTP round trip on loopback, parsing, bounds, records), p50/p99.
+//! 2. The pipeline (generator → 2 workers → blackhole sinks) with and
+//!    without escalations: main-path throughput and escalations per second.
+
+#[path = "../tests/vllm_replay/mod.rs"]
+mod vllm_replay;
+
+use fraud_detector::agent::{AgentConfig, Escalator};
+use fraud_detector::domain::Transaction;
+use fraud_detector::engine::{Engine, SystemClock};
+use fraud_detector::runtime::{self, RunOptions};
+use fraud_detector::telemetry::Telemetry;
+use fraud_detector::topology::Topology;
+use hdrhistogram::Histogram;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use vllm_replay::{verdict_turn, Reply, VllmReplay};
+
+const HIGH_RISK: &str = r#"{"transaction_id": "TXN-20251201-191354", "customer_id": "C-12345", "amount": 4500.00, "merchant": "CRYPTO-EXCHANGE-XX", "merchant_category": "Cryptocurrency", "location": "Moscow, Russia", "card_present": false, "device_id": "dev-unknown", "ip_address": "185.220.101.5", "previous_location": "New York, NY", "time_since_last_transaction": "30 minutes ago"}"#;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|arg| arg == "--quick") || !args.iter().any(|arg| arg == "--bench");
+    let server = VllmReplay::start(|_, _| {
+        Reply::Message(verdict_turn("instant", "BLOCK", 95, "impossible travel"))
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let cases = tempfile::tempdir().expect("a temporary directory");
+    overhead(
+        &runtime,
+        &server,
+        cases.path(),
+        if quick { 200 } else { 3_000 },
+    );
+    let transactions = if quick { 20_000 } else { 400_000 };
+    let plain = pipeline(&runtime, None, transactions);
+    let agent = format!(
+        "agent:\n  base_url: {}\n  concurrency: 32\n  queue: 4096\n  escalate: {{actions: [BLOCK, REVIEW]}}\n  tools: {{case_dir: {}}}\n",
+        server.base_url(),
+        cases.path().display()
+    );
+    let escalating = pipeline(&runtime, Some(&agent), transactions);
+    let drop = 100.0 * (1.0 - escalating.0 / plain.0);
+    println!(
+        "pipeline: {:.0} tx/s without the agent, {:.0} tx/s with {} escalations ({:.0} escalations/s): throughput drop {drop:.1} %",
+        plain.0, escalating.0, escalating.1, escalating.2
+    );
+}
+
+fn config(server: &VllmReplay, cases: &std::path::Path) -> AgentConfig {
+    let mut config = AgentConfig {
+        base_url: Some(server.base_url()),
+        ..AgentConfig::default()
+    };
+    config.tools.case_dir = cases.to_owned();
+    config
+}
+
+fn overhead(
+    runtime: &tokio::runtime::Runtime,
+    server: &VllmReplay,
+    cases: &std::path::Path,
+    count: u64,
+) {
+    let engine = Arc::new(Engine::with_defaults(Arc::new(SystemClock)));
+    let telemetry = Arc::new(Telemetry::default());
+    let escalator = Escalator::new(&config(server, cases), engine.clone(), telemetry)
+        .expect("the agent starts");
+    let transaction: Transaction = serde_json::from_str(HIGH_RISK).expect("valid JSON");
+    let mut latency =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds");
+    for round in 0..count {
+        let mut transaction = transaction.clone();
+        transaction.transaction_id = format!("TXN-{round}");
+        let outcome = engine.decide(&transaction, 1_764_616_434_000, Instant::now());
+        let started = Instant::now();
+        let settled = runtime.block_on(escalator.review(transaction, outcome));
+        let _ = latency.record(started.elapsed().as_nanos() as u64);
+        assert!(settled.decision.agent.is_some());
+    }
+    println!(
+        "overhead per escalation (one model turn, instant server, loopback HTTP): p50 {:.3} ms, p99 {:.3} ms, mean {:.3} ms over {count}",
+        latency.value_at_quantile(0.5) as f64 / 1e6,
+        latency.value_at_quantile(0.99) as f64 / 1e6,
+        latency.mean() / 1e6,
+    );
+}
+
+/// (transactions/s, escalations, escalations/s) for one pipeline run.
+fn pipeline(
+    runtime: &tokio::runtime::Runtime,
+    agent: Option<&str>,
+    transactions: u64,
+) -> (f64, u64, f64) {
+    let yaml = format!(
+        "sources:\n  tx: {{type: generator, seed: 7, customers: 20000, transactions: {transactions}}}\n\
+         sinks:\n  decisions: {{type: blackhole}}\n  alerts: {{type: blackhole}}\n  cases: {{type: blackhole}}\n  dead_letters: {{type: blackhole}}\n\
+         engine: {{workers: 2}}\n{}",
+        agent.unwrap_or("")
+    );
+    let topology =
+        Topology::parse(&yaml, std::path::Path::new("bench.yaml")).expect("a valid topology");
+    let telemetry = Arc::new(Telemetry::default());
+    let options = RunOptions {
+        telemetry: Some(telemetry.clone()),
+        ..RunOptions::default()
+    };
+    let report = runtime
+        .block_on(runtime::run(&topology, options))
+        .expect("the pipeline runs");
+    let seconds = report.elapsed.as_secs_f64();
+    let escalations = telemetry.agent.escalations.load(Ordering::Relaxed);
+    (
+        report.counters.decisions() as f64 / seconds,
+        escalations,
+        escalations as f64 / seconds,
+    )
+}

@@ -1,0 +1,170 @@
+//! Workers with an agent: an escalated outcome waits for the agent (up to its
+//! deadline) while that customer's later decisions are held behind it, in
+//! order; other customers' decisions flow on untouched.
+
+use super::work::Work;
+use super::worker::{Pending, Worker, WorkerError};
+use crate::agent::Escalator;
+use crate::domain::Transaction;
+use crate::engine::Outcome;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+/// The agent a worker escalates to, and the runtime its investigations run on.
+#[derive(Clone)]
+pub struct AgentLink {
+    pub escalator: Arc<Escalator>,
+    pub runtime: Handle,
+}
+
+/// A decision made while an earlier one of the same customer was with the agent.
+struct Parked {
+    transaction: Transaction,
+    outcome: Outcome,
+    escalate: bool,
+}
+
+/// Customers with an escalation in flight, and what waits behind it.
+#[derive(Default)]
+struct Holds {
+    queues: HashMap<String, VecDeque<Parked>>,
+}
+
+enum Event {
+    Batch(Option<Vec<Work>>),
+    Resolved(Option<Box<Outcome>>),
+}
+
+struct Escalating<'a> {
+    worker: &'a Worker,
+    link: AgentLink,
+    resolved: mpsc::UnboundedSender<Box<Outcome>>,
+    holds: Holds,
+}
+
+impl Worker {
+    /// As `run`, with escalations. Ends once the routers hung up and every
+    /// escalation has resolved.
+    pub(super) fn run_escalating(
+        &self,
+        mut input: mpsc::Receiver<Vec<Work>>,
+        link: AgentLink,
+    ) -> Result<(), WorkerError> {
+        let (resolved, mut results) = mpsc::unbounded_channel();
+        let runtime = link.runtime.clone();
+        let mut state = Escalating {
+            worker: self,
+            link,
+            resolved,
+            holds: Holds::default(),
+        };
+        let mut open = true;
+        while open || !state.holds.queues.is_empty() {
+            let event = runtime.block_on(async {
+                tokio::select! {
+                    biased;
+                    outcome = results.recv() => Event::Resolved(outcome),
+                    batch = input.recv(), if open => Event::Batch(batch),
+                }
+            });
+            let mut pending = Pending::default();
+            match event {
+                Event::Batch(Some(batch)) => state.take(batch, &mut pending)?,
+                Event::Batch(None) => open = false,
+                Event::Resolved(Some(outcome)) => state.resolve(*outcome, &mut pending)?,
+                Event::Resolved(None) => break,
+            }
+            while let Ok(outcome) = results.try_recv() {
+                state.resolve(*outcome, &mut pending)?;
+            }
+            self.send(pending)?;
+        }
+        self.release_remaining_labels()
+    }
+}
+
+impl Escalating<'_> {
+    fn take(&mut self, batch: Vec<Work>, pending: &mut Pending) -> Result<(), WorkerError> {
+        for work in batch {
+            match work {
+                Work::Transaction {
+                    transaction,
+                    ingested_at,
+                    started,
+                    trace,
+                } => {
+                    let outcome = self
+                        .worker
+                        .engine
+                        .decide(&transaction, ingested_at, started);
+                    if let Some(trace) = trace {
+                        let decision = &outcome.decision;
+                        trace.finish(
+                            &decision.transaction_id,
+                            decision.action.as_str(),
+                            decision.risk_score,
+                        );
+                    }
+                    self.route(transaction, outcome, pending)?;
+                    self.worker.release_due_labels(pending)?;
+                }
+                Work::Label(label) => self.worker.apply_label(label, pending)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn route(
+        &mut self,
+        transaction: Transaction,
+        outcome: Outcome,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        let escalate = self.link.escalator.wants(&outcome);
+        let customer = &outcome.decision.customer_id;
+        if let Some(queue) = self.holds.queues.get_mut(customer) {
+            queue.push_back(Parked {
+                transaction,
+                outcome,
+                escalate,
+            });
+            return Ok(());
+        }
+        if escalate {
+            self.holds.queues.insert(customer.clone(), VecDeque::new());
+            self.escalate(transaction, outcome);
+            return Ok(());
+        }
+        self.worker.collect(outcome, pending)
+    }
+
+    fn escalate(&self, transaction: Transaction, outcome: Outcome) {
+        let escalator = self.link.escalator.clone();
+        let resolved = self.resolved.clone();
+        self.link.runtime.spawn(async move {
+            let settled = escalator.review(transaction, outcome).await;
+            // The worker outlives every escalation it started.
+            let _ = resolved.send(Box::new(settled));
+        });
+    }
+
+    /// Emits the resolved outcome, then what waited behind it up to the next escalation.
+    fn resolve(&mut self, outcome: Outcome, pending: &mut Pending) -> Result<(), WorkerError> {
+        let customer = outcome.decision.customer_id.clone();
+        self.worker.collect(outcome, pending)?;
+        let Some(mut queue) = self.holds.queues.remove(&customer) else {
+            return Ok(());
+        };
+        while let Some(parked) = queue.pop_front() {
+            if parked.escalate {
+                self.escalate(parked.transaction, parked.outcome);
+                self.holds.queues.insert(customer, queue);
+                return Ok(());
+            }
+            self.worker.collect(parked.outcome, pending)?;
+        }
+        Ok(())
+    }
+}

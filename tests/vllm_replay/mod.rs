@@ -1,0 +1,261 @@
+//! The one test double of the agent tests: an OpenAI-compatible server on a
+//! loopback port that answers `/v1/chat/completions` with replies shaped
+//! exactly like vLLM's (DeepSeek-R1 with the deepseek_r1 reasoning parser and
+//! auto tool choice): `tool_calls` with JSON-string arguments,
+//! `reasoning_content`, inline `<think>` tags, SSE `chat.completion.chunk`s
+//! ending in `[DONE]`, vLLM's error bodies for 429/500, and slow replies.
+//! No GPU or weights here; every request it got is kept for assertions.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What one request gets back.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A `chat.completion` with this assistant message.
+    Message(Value),
+    /// The same message as SSE chunks (one delta per piece).
+    Stream(Value),
+    /// An error status with vLLM's error body.
+    Error(u16, &'static str),
+    /// Waits, then replies.
+    Slow(Duration, Box<Reply>),
+}
+
+type Script = dyn Fn(&Value, usize) -> Reply + Send + Sync;
+
+pub struct VllmReplay {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<Value>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl VllmReplay {
+    /// `script(request, index)` chooses the reply to the `index`-th request.
+    pub fn start(script: impl Fn(&Value, usize) -> Reply + Send + Sync + 'static) -> VllmReplay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let script: Arc<Script> = Arc::new(script);
+        let (seen, stopped) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let (seen, script) = (seen.clone(), script.clone());
+                std::thread::spawn(move || serve(stream, &seen, &*script));
+            }
+        });
+        VllmReplay {
+            port,
+            requests,
+            stop,
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for VllmReplay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve(stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &Script) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let index = {
+        let mut seen = seen.lock().unwrap();
+        seen.push(request.clone());
+        seen.len() - 1
+    };
+    let reply = script(&request, index);
+    respond(stream, reply);
+}
+
+fn respond(mut stream: TcpStream, reply: Reply) {
+    match reply {
+        Reply::Slow(wait, reply) => {
+            std::thread::sleep(wait);
+            respond(stream, *reply)
+        }
+        Reply::Message(message) => {
+            let body = completion(message).to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        Reply::Error(status, message) => {
+            let kind = if status == 429 {
+                "RateLimitError"
+            } else {
+                "InternalServerError"
+            };
+            let body = json!({"object": "error", "message": message, "type": kind, "param": null, "code": status}).to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        Reply::Stream(message) => {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+            );
+            for chunk in chunks(&message) {
+                let _ = write!(stream, "data: {chunk}\n\n");
+                let _ = stream.flush();
+            }
+            let _ = write!(stream, "data: [DONE]\n\n");
+        }
+    }
+}
+
+/// A non-streaming reply as vLLM writes it.
+fn completion(message: Value) -> Value {
+    let finish = if message["tool_calls"]
+        .as_array()
+        .is_some_and(|calls| !calls.is_empty())
+    {
+        "tool_calls"
+    } else {
+        "stop"
+    };
+    json!({
+        "id": "chatcmpl-replay",
+        "object": "chat.completion",
+        "created": 1764616434,
+        "model": "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish, "stop_reason": null}],
+        "usage": {"prompt_tokens": 812, "total_tokens": 940, "completion_tokens": 128, "prompt_tokens_details": null},
+        "prompt_logprobs": null
+    })
+}
+
+/// The message as vLLM streams it: role first, reasoning and content in
+/// pieces, each tool call as a header delta then argument fragments.
+fn chunks(message: &Value) -> Vec<Value> {
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-replay", "object": "chat.completion.chunk", "created": 1764616434,
+               "model": "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
+               "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+    };
+    let mut out = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    for field in ["reasoning_content", "content"] {
+        if let Some(text) = message[field].as_str() {
+            let characters: Vec<char> = text.chars().collect();
+            for piece in characters.chunks(5) {
+                let piece: String = piece.iter().collect();
+                out.push(chunk(json!({ field: piece }), Value::Null));
+            }
+        }
+    }
+    for (index, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        out.push(chunk(
+            json!({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                   "function": {"name": call["function"]["name"], "arguments": ""}}]}),
+            Value::Null,
+        ));
+        let arguments: Vec<char> = call["function"]["arguments"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .collect();
+        for piece in arguments.chunks(4) {
+            let piece: String = piece.iter().collect();
+            out.push(chunk(
+                json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+                Value::Null,
+            ));
+        }
+    }
+    let finish = if message["tool_calls"].is_array() {
+        "tool_calls"
+    } else {
+        "stop"
+    };
+    out.push(chunk(json!({}), json!(finish)));
+    out
+}
+
+/// An assistant turn calling tools, with R1's reasoning in `reasoning_content`.
+pub fn tool_turn(reasoning: &str, calls: &[(&str, &str)]) -> Value {
+    let calls: Vec<Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(index, (name, arguments))| {
+            json!({"id": format!("chatcmpl-tool-{index}{}", name.len()), "type": "function",
+                   "function": {"name": name, "arguments": arguments}})
+        })
+        .collect();
+    json!({"role": "assistant", "content": null, "reasoning_content": reasoning, "tool_calls": calls})
+}
+
+/// A final answer with the reasoning inline in `<think>` tags (a server
+/// started without a reasoning parser) and the verdict JSON after it.
+pub fn verdict_turn(thinking: &str, action: &str, risk: i32, explanation: &str) -> Value {
+    let verdict = json!({"action": action, "risk_score": risk, "explanation": explanation});
+    json!({"role": "assistant", "content": format!("<think>\n{thinking}\n</think>\n\n{verdict}"), "tool_calls": []})
+}
+
+/// How many tool results the conversation already carries.
+pub fn tool_results(request: &Value) -> usize {
+    request["messages"].as_array().map_or(0, |messages| {
+        messages.iter().filter(|m| m["role"] == "tool").count()
+    })
+}
+
+/// How many assistant turns the conversation already carries.
+pub fn assistant_turns(request: &Value) -> usize {
+    request["messages"].as_array().map_or(0, |messages| {
+        messages.iter().filter(|m| m["role"] == "assistant").count()
+    })
+}
