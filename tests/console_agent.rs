@@ -55,7 +55,7 @@ fn the_agent_streams_into_submit_and_its_case_opens_with_the_report() {
     // BLOCKs are escalated; the generator injects no fraud, so the
     // submitted seed is (all but surely) the only one.
     let topology = format!(
-        "{}agent:\n  base_url: {}\n  deadline: 10s\n  escalate: {{actions: [BLOCK], risk_min: 101, risk_max: 101}}\n  tools:\n    case_dir: \"{{out}}/cases\"\n    \
+        "{}agent:\n  base_url: {}\n  deadline: 10s\n  escalate: {{actions: [BLOCK], risk_min: 100, risk_max: 100}}\n  tools:\n    case_dir: \"{{out}}/cases\"\n    \
          email: {{from: {SENDER}, to: [{RECIPIENT}], region: us-east-1, endpoint_url: {}}}\n",
         console_support::generator(20, 0.0),
         vllm.base_url(),
@@ -101,6 +101,7 @@ fn the_agent_streams_into_submit_and_its_case_opens_with_the_report() {
         "{shown}"
     );
     assert_eq!(browser.text_of("#result-action"), "BLOCK");
+    browser.run("document.getElementById('result-agent').scrollIntoView()");
     browser.screenshot(&screenshot("submit-agent.png"));
 
     // The case the agent opened, with its e-mail and rendered report.
@@ -133,7 +134,8 @@ fn the_agent_streams_into_submit_and_its_case_opens_with_the_report() {
     });
     let (_, customer) = detector.api_get("/api/customers/C-12345");
     assert!(customer["compromised_since"].is_i64(), "{customer}");
-    browser.screenshot(&screenshot("case-verdict.png"));
+    browser.run("document.getElementById('case-report').scrollIntoView()");
+    browser.screenshot(&screenshot("case-report.png"));
 
     drop(browser);
     detector.stop();
