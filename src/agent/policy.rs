@@ -100,6 +100,12 @@ mod tests {
             decided_at: 0,
             latency_us: 0,
             rules_version: "v".into(),
+            model_score: None,
+            model_version: None,
+            model_risk: None,
+            model_contributions: Vec::new(),
+            shadow_score: None,
+            shadow_version: None,
             agent: None,
         }
     }

@@ -70,6 +70,8 @@ struct Round<'a> {
     traces: Vec<Option<TransactionTrace>>,
     customers: HashSet<u64>,
     assess_time: Duration,
+    /// Transactions of the round that the stage metrics sample.
+    sampled: u64,
 }
 
 impl Worker {
@@ -78,10 +80,8 @@ impl Worker {
         if let Some(link) = self.agent.clone() {
             return self.run_escalating(input, link);
         }
-        let mut batches = 0u64;
+        let mut decided = 0u64;
         while let Some(mut batch) = input.blocking_recv() {
-            batches += 1;
-            let timed = batches % STAGE_SAMPLE_EVERY == 0;
             let traces: Vec<Option<TransactionTrace>> = batch.iter_mut().map(take_trace).collect();
             let mut pending = Pending::default();
             let mut round = Round::default();
@@ -95,8 +95,10 @@ impl Worker {
                     } => {
                         let customer = crate::state::keys::key(&transaction.customer_id);
                         if round.customers.contains(&customer) {
-                            self.conclude(std::mem::take(&mut round), timed, &mut pending)?;
+                            self.conclude(std::mem::take(&mut round), &mut pending)?;
                         }
+                        decided += 1;
+                        round.sampled += (decided % STAGE_SAMPLE_EVERY == 0) as u64;
                         let begun = Instant::now();
                         let assess = || self.engine.assess(transaction, *ingested_at, *started);
                         let assessment = match &trace {
@@ -111,12 +113,12 @@ impl Worker {
                     }
                     Work::Label(label) => {
                         // A label lands between the transactions around it.
-                        self.conclude(std::mem::take(&mut round), timed, &mut pending)?;
+                        self.conclude(std::mem::take(&mut round), &mut pending)?;
                         self.apply_label(label.clone(), &mut pending)?;
                     }
                 }
             }
-            self.conclude(round, timed, &mut pending)?;
+            self.conclude(round, &mut pending)?;
             self.send(pending)?;
         }
         self.release_remaining_labels()
@@ -133,12 +135,7 @@ impl Worker {
     }
 
     /// Scores the round in one model call, then encodes each outcome in order.
-    fn conclude(
-        &self,
-        round: Round,
-        timed: bool,
-        pending: &mut Pending,
-    ) -> Result<(), WorkerError> {
+    fn conclude(&self, round: Round, pending: &mut Pending) -> Result<(), WorkerError> {
         let count = round.assessments.len();
         if count == 0 {
             return Ok(());
@@ -164,12 +161,14 @@ impl Worker {
                 }
             }
         }
-        if timed {
+        // Stages are timed per round; each sampled transaction of the round
+        // counts once, with the round's time per transaction.
+        if round.sampled > 0 {
             let per_transaction = |elapsed: Duration| elapsed.as_nanos() as u64 / count as u64;
             let stage = |stage, elapsed| {
                 self.telemetry
                     .stage(stage)
-                    .record_ns(per_transaction(elapsed))
+                    .record_ns_times(per_transaction(elapsed), round.sampled)
             };
             stage(Stage::Decide, round.assess_time);
             if self.engine.model().is_some() {

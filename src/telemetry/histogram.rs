@@ -53,10 +53,16 @@ impl LatencyHistogram {
     }
 
     pub fn record_ns(&self, nanos: u64) {
+        self.record_ns_times(nanos, 1);
+    }
+
+    /// `times` observations of the same value (each of a batch's
+    /// transactions, timed together).
+    pub fn record_ns_times(&self, nanos: u64, times: u64) {
         let bucket = self.bounds_ns.partition_point(|&bound| bound < nanos);
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum_ns.fetch_add(nanos, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.buckets[bucket].fetch_add(times, Ordering::Relaxed);
+        self.sum_ns.fetch_add(nanos * times, Ordering::Relaxed);
+        self.count.fetch_add(times, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> HistogramSnapshot {
