@@ -103,7 +103,7 @@ pub fn detail(root: &std::path::Path, case_id: &str) -> Option<CaseDetail> {
         case: read_json(&folder.join("case.json")),
         report_markdown: std::fs::read_to_string(folder.join("report.md"))
             .ok()
-            .map(|text| super::mask::mask_card_numbers(&text)),
+            .map(|text| crate::agent::mask::mask_text(&text)),
         report: read_json(&folder.join("report.json")),
         transcript,
         emails,

@@ -6,7 +6,7 @@
 //! decision joins the live view and the customer's state, but not the
 //! topology's output streams (an analyst's what-if is not a payment).
 
-use super::mask::{mask_card_numbers, mask_option};
+use super::mask::mask_option;
 use super::view::{LiveDecision, Origin};
 use super::Console;
 use crate::agent::Escalator;
@@ -222,6 +222,7 @@ fn masked(mut transaction: Transaction) -> Transaction {
     transaction.location = mask_option(&transaction.location);
     transaction.previous_location = mask_option(&transaction.previous_location);
     transaction.device_id = mask_option(&transaction.device_id);
-    transaction.transaction_id = mask_card_numbers(&transaction.transaction_id);
+    transaction.ip_address = mask_option(&transaction.ip_address);
+    transaction.transaction_id = crate::agent::mask::mask_text(&transaction.transaction_id);
     transaction
 }
