@@ -16,5 +16,8 @@ export FD_TANSU
 # A local Kinesis server (kinesis-mock on Node) for the Kinesis tests.
 FD_KINESIS_LOCAL="$(scripts/install-kinesis-local.sh)"
 export FD_KINESIS_LOCAL
+# Headless chromium and its WebDriver for the analyst console's browser tests.
+FD_CHROMEDRIVER="$(scripts/install-chromium.sh)"
+export FD_CHROMEDRIVER
 cargo test --locked --all-targets "$@"
 cargo test --locked --doc

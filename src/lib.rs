@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod aws;
 pub mod codecs;
+pub mod console;
 pub mod domain;
 pub mod duration;
 pub mod engine;

@@ -104,12 +104,24 @@ impl Escalator {
     /// The final outcome of an escalated transaction: the agent's verdict
     /// within bounds, or the engine's decision marked as a fallback.
     pub async fn review(&self, transaction: Transaction, outcome: Outcome) -> Outcome {
+        self.review_watched(transaction, outcome, None).await
+    }
+
+    /// As `review`, showing each step of the investigation to `watcher` as
+    /// it happens.
+    pub async fn review_watched(
+        &self,
+        transaction: Transaction,
+        outcome: Outcome,
+        watcher: Option<tokio::sync::mpsc::UnboundedSender<Step>>,
+    ) -> Outcome {
         let started = Instant::now();
         let metrics = &self.telemetry.agent;
         metrics.escalations.fetch_add(1, Ordering::Relaxed);
         let escalation = Arc::new(Escalation::from_outcome(transaction, &outcome));
         self.registry.remember(escalation.clone());
         let mut session = Session::new(escalation, self.investigator.model());
+        session.watcher = watcher;
         let result = self.attempt(&mut session).await;
         metrics
             .breaker_state

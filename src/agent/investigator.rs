@@ -62,7 +62,7 @@ impl Investigator {
             Message::new("user", prompt::case_brief(&session.escalation)),
         ];
         for message in &messages {
-            session.transcript.steps.push(Step::Prompt {
+            session.record(Step::Prompt {
                 role: message.role.clone(),
                 content: message.content.clone().unwrap_or_default(),
             });
@@ -111,7 +111,7 @@ impl Investigator {
         let reply = self.client.chat(messages, options).await?;
         let (inline, answer) = split_think(reply.content.as_deref().unwrap_or(""));
         let reasoning = reply.reasoning_content.clone().or(inline);
-        session.transcript.steps.push(Step::Model {
+        session.record(Step::Model {
             reasoning: reasoning.as_deref().map(mask_text),
             content: (!answer.is_empty()).then(|| mask_text(&answer)),
             tool_calls: reply.tool_calls.clone(),
@@ -131,7 +131,7 @@ impl Investigator {
             ..reply
         });
         messages.push(Message::new("user", prompt::VERDICT_REQUEST));
-        session.transcript.steps.push(Step::Prompt {
+        session.record(Step::Prompt {
             role: "user".into(),
             content: prompt::VERDICT_REQUEST.into(),
         });
@@ -158,7 +158,7 @@ impl Investigator {
             Ok(value) => (true, value),
             Err(error) => (false, json!({"error": error.to_string()})),
         };
-        session.transcript.steps.push(Step::Tool {
+        session.record(Step::Tool {
             name: name.into(),
             call_id: call_id.into(),
             arguments: mask_text(arguments),

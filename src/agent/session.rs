@@ -2,7 +2,7 @@
 //! the transcript so far and, at the end, the decision that stands.
 
 use super::escalation::Escalation;
-use super::transcript::Transcript;
+use super::transcript::{Step, Transcript};
 use crate::domain::Action;
 use serde::Serialize;
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct Session {
     pub case_id: Option<String>,
     pub transcript: Transcript,
     pub outcome: Option<FinalDecision>,
+    /// Sees each step as it is recorded (the analyst console streams them).
+    pub watcher: Option<tokio::sync::mpsc::UnboundedSender<Step>>,
 }
 
 impl Session {
@@ -37,6 +39,16 @@ impl Session {
             case_id: None,
             transcript,
             outcome: None,
+            watcher: None,
         }
+    }
+
+    /// Adds a step to the transcript and shows it to the watcher, if any.
+    pub fn record(&mut self, step: Step) {
+        if let Some(watcher) = &self.watcher {
+            // A watcher that went away (a closed page) must not stop the investigation.
+            let _ = watcher.send(step.clone());
+        }
+        self.transcript.steps.push(step);
     }
 }

@@ -39,6 +39,11 @@ pub struct DemoArgs {
     /// Score with this ONNX model as well as the rules (e.g. models/fraud-gbt-v1.onnx).
     #[arg(long, env = "FD_MODEL")]
     model: Option<PathBuf>,
+    /// Serve /healthz, /readyz, /metrics (and the console) on this address.
+    #[arg(long, env = "FD_HTTP")]
+    http: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    console: super::console_args::ConsoleArgs,
 }
 
 pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -55,6 +60,8 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         truth: Some(truth.clone()),
         handle_signals: true,
         counters: Some(counters.clone()),
+        http: args.http,
+        console: args.console.build(args.http)?,
         ..RunOptions::default()
     };
     let progress = progress_bar(planned, counters.clone());

@@ -1,6 +1,7 @@
 //! Subcommands, one module each.
 
 mod batch;
+mod console_args;
 mod demo;
 mod drift;
 mod features;
@@ -43,6 +44,8 @@ pub enum Command {
         /// needs the topology's `agent:` section.
         #[arg(long, env = "FD_MCP")]
         mcp: Option<String>,
+        #[command(flatten)]
+        console: console_args::ConsoleArgs,
     },
     /// Generator → full pipeline → a summary with precision and recall per injected scenario.
     Demo(demo::DemoArgs),
@@ -88,7 +91,8 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
             topology,
             http,
             mcp,
-        } => run::run(&topology, http, mcp),
+            console,
+        } => run::run(&topology, http, mcp, &console),
         Command::Demo(args) => demo::demo(args),
         Command::Drift(args) => drift::drift(args),
         Command::Batch(args) => batch::batch(args),

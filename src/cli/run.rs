@@ -10,6 +10,7 @@ pub fn run(
     path: &Path,
     http: Option<std::net::SocketAddr>,
     mcp: Option<String>,
+    console: &super::console_args::ConsoleArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut topology = Topology::load(path)?;
     if let Some(listen) = mcp {
@@ -22,6 +23,7 @@ pub fn run(
     let options = RunOptions {
         handle_signals: true,
         http,
+        console: console.build(http)?,
         ..RunOptions::default()
     };
     let report = super::runtime()?

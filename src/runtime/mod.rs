@@ -56,6 +56,8 @@ pub struct RunOptions {
     pub telemetry: Option<Arc<Telemetry>>,
     /// Compute the model's feature vector with every decision (for observers).
     pub features: bool,
+    /// Serve the analyst console beside the probes (needs `http`).
+    pub console: Option<Arc<crate::console::Console>>,
 }
 
 #[derive(Debug, Error)]
@@ -103,6 +105,10 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
         return crate::kafka::run(topology, options).await;
     }
     let started = Instant::now();
+    let options = RunOptions {
+        observer: crate::console::observer_with(options.observer.clone(), options.console.as_ref()),
+        ..options
+    };
     let telemetry = options.telemetry.clone().unwrap_or_else(|| {
         Arc::new(Telemetry::with_counters(
             options.counters.clone().unwrap_or_default(),
@@ -112,7 +118,8 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     let state = Arc::new(StateStore::new(topology.state.clone())?);
     telemetry.attach_state(state.clone());
     if let Some(address) = options.http {
-        telemetry::serve(address, telemetry.clone()).await?;
+        let console = options.console.clone().map(crate::console::router);
+        telemetry::serve_with(address, telemetry.clone(), console.unwrap_or_default()).await?;
     }
     let snapshot_config = topology.state.snapshot.clone();
     let restored = match &snapshot_config {
@@ -128,8 +135,14 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
         engine = engine.with_model(model.clone());
     }
     let engine = Arc::new(engine);
+    if let Some(console) = &options.console {
+        console.attach_engine(engine.clone());
+    }
 
     let agent = start_agent(topology, &engine, &telemetry).await?;
+    if let (Some(console), Some(agent)) = (&options.console, &agent) {
+        console.attach_agent(agent.escalator.clone());
+    }
     let (outputs, mut sinks) = start_sinks(topology)?;
     let (worker_inputs, workers) = start_workers(
         topology,

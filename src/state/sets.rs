@@ -145,6 +145,11 @@ impl<S: Slot, const N: usize> SlotSet<S, N> {
         self.count_since(1)
     }
 
+    /// The occupied slots, for views of the state (the analyst console).
+    pub fn entries(&self) -> impl Iterator<Item = &S> {
+        self.slots.iter().filter(|slot| slot.last() != 0)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

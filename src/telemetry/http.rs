@@ -26,6 +26,15 @@ pub async fn serve(
     address: SocketAddr,
     telemetry: Arc<Telemetry>,
 ) -> Result<SocketAddr, HttpError> {
+    serve_with(address, telemetry, Router::new()).await
+}
+
+/// As [`serve`], with more routes beside the probes (the analyst console).
+pub async fn serve_with(
+    address: SocketAddr,
+    telemetry: Arc<Telemetry>,
+    extra: Router,
+) -> Result<SocketAddr, HttpError> {
     let fail = |error: std::io::Error| HttpError {
         address,
         detail: error.to_string(),
@@ -37,7 +46,8 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/admin/model/reload", post(reload_model))
-        .with_state(telemetry);
+        .with_state(telemetry)
+        .merge(extra);
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(%error, "the metrics endpoint stopped");

@@ -17,7 +17,7 @@ mod traces;
 pub use agent::{AgentMetrics, AGENT_BOUNDS_NS, FALLBACK_REASONS};
 pub use counters::{Counters, CountersSnapshot};
 pub use histogram::{LatencyHistogram, DECISION_BOUNDS_NS, STAGE_BOUNDS_NS};
-pub use http::{serve, HttpError};
+pub use http::{serve, serve_with, HttpError};
 pub use lag::ConsumerLag;
 pub use metrics::render;
 pub use shard_lag::ShardLag;

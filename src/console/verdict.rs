@@ -1,0 +1,115 @@
+//! An analyst's verdict on a decision becomes a [`Label`] applied to the
+//! engine's state, exactly as a chargeback from the label stream would be:
+//! confirmed fraud marks the card compromised (later transactions get
+//! `COMPROMISED_CARD`) and counts a fraud on the terminal's day.
+
+use super::access::Analyst;
+use super::submit::unavailable;
+use super::Console;
+use crate::domain::{now_millis, Label, Millis};
+use crate::state::time::to_millis;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    ConfirmedFraud,
+    FalsePositive,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VerdictRequest {
+    pub transaction_id: String,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerdictAnswer {
+    pub label: Label,
+    /// Applied now, or waiting until the stream's event time reaches it.
+    pub applied: bool,
+    pub customer_marked: bool,
+    pub terminal_counted: bool,
+}
+
+pub async fn verdict(
+    State(console): State<Arc<Console>>,
+    Extension(analyst): Extension<Analyst>,
+    Json(request): Json<VerdictRequest>,
+) -> Response {
+    let Some(engine) = console.engine() else {
+        return unavailable();
+    };
+    let label = label_for(
+        &console,
+        &analyst,
+        request,
+        to_millis(engine.state().watermark()),
+    );
+    let Some((label, result)) = engine.accept_label(label.clone()) else {
+        return Json(VerdictAnswer {
+            label,
+            applied: false,
+            customer_marked: false,
+            terminal_counted: false,
+        })
+        .into_response();
+    };
+    match result {
+        Ok(effect) => Json(VerdictAnswer {
+            label,
+            applied: true,
+            customer_marked: effect.customer_marked,
+            terminal_counted: effect.terminal_counted,
+        })
+        .into_response(),
+        Err(error) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({"error": error.to_string(), "label": label})),
+        )
+            .into_response(),
+    }
+}
+
+/// Reported "now" in the stream's event time (its watermark), so the label
+/// applies at once; the transaction's own time comes from the live view
+/// when it still holds the decision.
+fn label_for(
+    console: &Console,
+    analyst: &Analyst,
+    request: VerdictRequest,
+    watermark: Millis,
+) -> Label {
+    let known = console.recent(&super::Filter {
+        customer: request.customer_id.clone(),
+        ..super::Filter::default()
+    });
+    let decided = known
+        .iter()
+        .rev()
+        .find(|decision| decision.transaction_id == request.transaction_id);
+    let transaction_time = decided.map(|decision| decision.event_time);
+    let reported_at = if watermark > 0 {
+        watermark.max(transaction_time.unwrap_or(0))
+    } else {
+        transaction_time.unwrap_or_else(now_millis)
+    };
+    Label {
+        customer_id: request
+            .customer_id
+            .or_else(|| decided.map(|decision| decision.customer_id.clone())),
+        transaction_id: request.transaction_id,
+        is_fraud: request.verdict == Verdict::ConfirmedFraud,
+        reported_at,
+        terminal_id: None,
+        transaction_time,
+        source: Some(format!("analyst:{}", analyst.0)),
+    }
+}
