@@ -112,15 +112,15 @@ pub struct Filter {
 
 impl Filter {
     pub fn matches(&self, decision: &LiveDecision) -> bool {
-        self.action.map_or(true, |action| decision.action == action)
+        self.action.is_none_or(|action| decision.action == action)
             && self
                 .customer
                 .as_deref()
                 .filter(|customer| !customer.is_empty())
-                .map_or(true, |customer| decision.customer_id == customer)
+                .is_none_or(|customer| decision.customer_id == customer)
             && self
                 .reason
-                .map_or(true, |reason| decision.reasons.contains(&reason))
+                .is_none_or(|reason| decision.reasons.contains(&reason))
     }
 
     fn limit(&self) -> usize {
