@@ -1,5 +1,6 @@
 //! transaction-risk: the engine's own assessment: rule hits with their
-//! evidence, the risk score and action, and the strongest signals.
+//! evidence, the risk score and action, the model's score and top
+//! features, and the strongest signals.
 
 use super::super::escalation::Escalation;
 use serde_json::{json, Value};
@@ -31,8 +32,11 @@ pub fn assess(escalation: &Escalation) -> Value {
         "engine_action": decision.action.as_str(),
         "hard_block": escalation.hard_block,
         "rules_version": decision.rules_version,
-        // The ONNX model does not join decisions yet: no score to report.
-        "model_score": Value::Null,
+        // Null when the topology has no model.
+        "model_score": decision.model_score,
+        "model_version": decision.model_version,
+        "model_risk": decision.model_risk,
+        "model_top_features": decision.model_contributions,
         "rule_hits": rule_hits,
         "top_signals": top,
         "amount": decision.amount,
