@@ -75,7 +75,8 @@ fn batch_reads_and_writes_csv_and_dead_letters_bad_rows() {
         "transaction_id,customer_id,amount,merchant,merchant_category,location,card_present,device_id,ip_address,previous_location,time_since_last_transaction\n\
          TXN-1,C-12345,250.00,Amazon.com,E-commerce,\"Seattle, WA\",false,dev-abc123,192.168.1.100,\"Seattle, WA\",2 hours ago\n\
          TXN-2,C-99999,4500.00,CRYPTO-EXCHANGE-XX,Cryptocurrency,\"Moscow, Russia\",false,dev-unknown,185.220.101.5,\"New York, NY\",30 minutes ago\n\
-         TXN-3,C-67890,not-a-number,Best Buy,Electronics,\"Los Angeles, CA\",true,dev-xyz789,192.168.1.50,,\n",
+         TXN-3,C-67890,not-a-number,Best Buy,Electronics,\"Los Angeles, CA\",true,dev-xyz789,192.168.1.50,,\n\
+         TXN-4,C-24680\n",
     )
     .unwrap();
     let output = dir.path().join("decisions.csv");
@@ -103,7 +104,11 @@ fn batch_reads_and_writes_csv_and_dead_letters_bad_rows() {
     let mut dead_letters = output.clone().into_os_string();
     dead_letters.push(".dead_letters.jsonl");
     let dead = std::fs::read_to_string(dead_letters).unwrap();
-    assert_eq!(dead.lines().count(), 1);
+    assert_eq!(dead.lines().count(), 2, "{dead}");
+    assert!(
+        dead.contains("missing field `amount`"),
+        "a short row is a dead letter naming the missing field, not an abort: {dead}"
+    );
     assert!(
         dead.contains("amount"),
         "the reason names the field: {dead}"

@@ -122,11 +122,7 @@ fn a_reload_under_load_swaps_versions_without_losing_a_decision() {
         http: Some("127.0.0.1:0".parse().unwrap()),
         ..RunOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::tokio_runtime();
     let report = runtime.block_on(async {
         let run = tokio::spawn(async move { runtime::run(&topology, options).await });
         wait_for_decisions(&telemetry, 10_000).await;

@@ -10,12 +10,17 @@ pub fn topology(yaml: &str) -> Topology {
     Topology::parse(yaml, Path::new("test.yaml")).unwrap_or_else(|error| panic!("{error}"))
 }
 
-pub fn run(topology: &Topology, options: RunOptions) -> RunReport {
+/// The runtime the tests run pipelines on: two threads, like CI's two cores.
+pub fn tokio_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
+}
+
+pub fn run(topology: &Topology, options: RunOptions) -> RunReport {
+    tokio_runtime()
         .block_on(runtime::run(topology, options))
         .unwrap()
 }

@@ -78,11 +78,7 @@ fn probes_and_metrics_follow_the_run() {
         telemetry: Some(telemetry.clone()),
         ..RunOptions::default()
     };
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let tokio = support::tokio_runtime();
     let run = tokio.spawn(async move { runtime::run(&topology, options).await });
 
     wait_until(|| TcpStream::connect(address).is_ok());

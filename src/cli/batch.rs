@@ -159,8 +159,12 @@ fn count_lines(path: &Path) -> anyhow::Result<u64> {
 /// text is one, empty cells left out; the pipeline then validates it as it
 /// validates any record (a bad row becomes a dead letter, not an abort).
 fn csv_to_json_lines(input: &Path, output: &Path) -> anyhow::Result<(PathBuf, u64)> {
-    let mut reader =
-        csv::Reader::from_path(input).with_context(|| format!("opening {}", input.display()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        // A short or long row is the pipeline's to judge (a missing field
+        // becomes a dead letter naming it), not a reason to stop the file.
+        .flexible(true)
+        .from_path(input)
+        .with_context(|| format!("opening {}", input.display()))?;
     let header = reader.headers()?.clone();
     let mut out = BufWriter::new(std::fs::File::create(output)?);
     let mut rows = 0;

@@ -48,11 +48,7 @@ impl Detector {
             shutdown: shutdown.clone(),
             ..RunOptions::default()
         };
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let tokio = super::support::tokio_runtime();
         let run = tokio.spawn(async move { runtime::run(&topology, options).await });
         let detector = Detector {
             address,
