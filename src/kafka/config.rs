@@ -35,6 +35,11 @@ pub struct KafkaSourceConfig {
     /// How long a transaction waits to fill its batch, in milliseconds.
     #[serde(default = "default_max_wait_ms")]
     pub max_wait_ms: u64,
+    /// A transaction still open after this many seconds means librdkafka is
+    /// wedged (seen after a broker restart): the process exits with code 75
+    /// so the orchestrator restarts it, and the restart aborts the transaction.
+    #[serde(default = "default_stall_timeout_s")]
+    pub stall_timeout_s: u64,
     /// Create missing output and changelog topics at start.
     #[serde(default = "default_true")]
     pub create_topics: bool,
@@ -51,6 +56,10 @@ fn default_max_wait_ms() -> u64 {
     100
 }
 
+fn default_stall_timeout_s() -> u64 {
+    300
+}
+
 fn default_true() -> bool {
     true
 }
@@ -63,6 +72,9 @@ impl KafkaSourceConfig {
         }
         if self.max_batch == 0 {
             problems.push("max_batch: must be at least 1".into());
+        }
+        if self.stall_timeout_s == 0 {
+            problems.push("stall_timeout_s: must be at least 1".into());
         }
         problems
     }

@@ -19,7 +19,7 @@ mod sink;
 pub use changelog::{ChangelogEntry, ChangelogError};
 pub use client::{Properties, Property};
 pub use config::{KafkaSinkConfig, KafkaSourceConfig};
-pub use processor::{kafka_source, run, topology_problems};
+pub use processor::{kafka_source, run, topology_problems, STALLED_EXIT_CODE};
 pub use sink::{idempotent_producer, send, KafkaSink};
 
 use thiserror::Error;

@@ -31,7 +31,7 @@ use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientConfig;
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -174,9 +174,12 @@ struct Processor {
     outputs: Outputs,
     consumer: BaseConsumer<ConsumerEvents>,
     producer: BaseProducer,
+    /// Settings to build a new producer after a fatal producer error.
+    producer_config: ClientConfig,
     /// Settings for the changelog readers: the cluster and the user's properties.
     reader_config: ClientConfig,
     read_counter: Arc<std::sync::atomic::AtomicU64>,
+    watchdog: Watchdog,
 }
 
 impl Processor {
@@ -216,9 +219,18 @@ impl Processor {
                 ("message.timeout.ms", "55000"),
             ])
             .collect();
-        let producer: BaseProducer =
-            client_config(bootstrap, &producer_defaults, &config.properties).create()?;
+        let producer_config = client_config(bootstrap, &producer_defaults, &config.properties);
+        let producer: BaseProducer = producer_config.create()?;
         let read_counter = telemetry.counters.source_counter(source);
+        let stall_timeout = Duration::from_secs(config.stall_timeout_s);
+        let watchdog = Watchdog::start(stall_timeout, move || {
+            tracing::error!(
+                seconds = stall_timeout.as_secs(),
+                "a Kafka transaction has been open past stall_timeout_s: exiting so that a \
+                 restart aborts it"
+            );
+            std::process::exit(STALLED_EXIT_CODE);
+        });
         Ok(Processor {
             source: source.to_owned(),
             config: config.clone(),
@@ -227,12 +239,14 @@ impl Processor {
             outputs,
             consumer,
             producer,
+            producer_config,
             reader_config,
             read_counter,
+            watchdog,
         })
     }
 
-    fn run(self, shutdown: &Shutdown) -> Result<u64, KafkaError> {
+    fn run(mut self, shutdown: &Shutdown) -> Result<u64, KafkaError> {
         self.prepare(shutdown)?;
         self.telemetry.set_ready(true);
         let mut records = 0;
@@ -242,13 +256,14 @@ impl Processor {
             if batch.is_empty() {
                 continue;
             }
-            match self.transact(&batch) {
+            let transacted = self.watchdog.guard(|| self.transact(&batch));
+            match transacted {
                 Ok(committed) => {
                     records += committed;
                     backoff = Duration::from_millis(250);
                 }
                 Err(failure) => {
-                    self.recover(&batch, failure)?;
+                    self.recover(&batch, failure, shutdown)?;
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
@@ -264,18 +279,7 @@ impl Processor {
 
     /// Fences our predecessor, creates missing topics and joins the group.
     fn prepare(&self, shutdown: &Shutdown) -> Result<(), KafkaError> {
-        let mut backoff = Duration::from_millis(250);
-        loop {
-            match self.producer.init_transactions(TIMEOUT) {
-                Ok(()) => break,
-                Err(error) if !is_fatal(&error) && !shutdown.is_triggered() => {
-                    tracing::warn!(%error, "init_transactions: retrying");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
+        self.init_transactions(shutdown)?;
         let partitions = admin::partition_count(&self.consumer, &self.config.topic)?;
         if self.config.create_topics {
             let mut topics = vec![(self.outputs.changelog.clone(), true)];
@@ -291,6 +295,33 @@ impl Processor {
         }
         self.consumer.subscribe(&[&self.config.topic])?;
         Ok(())
+    }
+
+    /// Registers our `transactional.id`, which fences an older producer with
+    /// it and aborts the transaction that producer left open.
+    fn init_transactions(&self, shutdown: &Shutdown) -> Result<(), KafkaError> {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            match self.producer.init_transactions(TIMEOUT) {
+                Ok(()) => return Ok(()),
+                Err(error) if !is_fatal(&error) && !shutdown.is_triggered() => {
+                    tracing::warn!(%error, "init_transactions: retrying");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// A fatal producer error (after a broker restart librdkafka can lose
+    /// its idempotence sequence: OutOfOrderSequenceNumber) ends that
+    /// producer for good. A new one with the same `transactional.id` aborts
+    /// the open transaction in `init_transactions`, as Kafka Streams does.
+    fn replace_producer(&mut self, shutdown: &Shutdown) -> Result<(), KafkaError> {
+        tracing::warn!("the transactional producer failed fatally: replacing it");
+        self.producer = self.producer_config.create()?;
+        self.init_transactions(shutdown)
     }
 
     /// Up to `max_batch` records, waiting at most `max_wait_ms` once the first
@@ -455,25 +486,32 @@ impl Processor {
 
     /// After a failed transaction: abort it, forget what the batch did to its
     /// customers, rewind its partitions and restore their state.
-    fn recover(&self, batch: &[Polled], failure: Failure) -> Result<(), KafkaError> {
-        let (message, touched) = match failure {
+    fn recover(
+        &mut self,
+        batch: &[Polled],
+        failure: Failure,
+        shutdown: &Shutdown,
+    ) -> Result<(), KafkaError> {
+        let (message, touched, fatal) = match failure {
             Failure::Kafka(error, touched) => {
                 if is_fenced(&error) {
                     return Err(KafkaError::Fenced(self.config.transactional_id()));
                 }
-                if is_fatal(&error) {
-                    return Err(error.into());
-                }
-                (error.to_string(), touched)
+                (error.to_string(), touched, is_fatal(&error))
             }
-            Failure::Other(message, touched) => (message, touched),
+            Failure::Other(message, touched) => (message, touched, false),
         };
         tracing::warn!(error = %message, "transaction failed: aborting and retrying the batch");
-        if let Err(error) = self.producer.abort_transaction(TIMEOUT) {
-            if is_fenced(&error) || is_fatal(&error) {
+        if fatal {
+            self.replace_producer(shutdown)?;
+        } else if let Err(error) = self.producer.abort_transaction(TIMEOUT) {
+            if is_fenced(&error) {
                 return Err(KafkaError::Fenced(self.config.transactional_id()));
             }
             tracing::warn!(%error, "abort_transaction failed");
+            if is_fatal(&error) {
+                self.replace_producer(shutdown)?;
+            }
         }
         for customer in &touched {
             **self.engine.state().customer_mut(keys::key(customer)) = Default::default();
@@ -494,6 +532,52 @@ impl Processor {
         }
         let partitions: Vec<i32> = first.into_keys().collect();
         self.restore(&partitions)
+    }
+}
+
+/// How often the watchdog looks at the open transaction.
+const CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// Exit code of a replica whose transaction stalled: EX_TEMPFAIL, "try again".
+pub const STALLED_EXIT_CODE: i32 = 75;
+
+/// Ends the process when one transaction runs past its limit. librdkafka's
+/// transactional calls can block far past their own timeouts when the
+/// broker restarts mid-transaction, and a blocked call cannot be cancelled;
+/// a restart with the same `transactional.id` aborts the open transaction.
+struct Watchdog {
+    /// Milliseconds since `origin` when the current transaction began; 0: none.
+    began_ms: Arc<AtomicU64>,
+    origin: Instant,
+}
+
+impl Watchdog {
+    /// Calls `on_stall` (once) when a guarded transaction outlives `limit`.
+    fn start(limit: Duration, on_stall: impl FnOnce() + Send + 'static) -> Watchdog {
+        let began_ms = Arc::new(AtomicU64::new(0));
+        let origin = Instant::now();
+        let watched = Arc::downgrade(&began_ms);
+        std::thread::spawn(move || {
+            while let Some(began_ms) = watched.upgrade() {
+                let began = began_ms.load(Ordering::Relaxed);
+                let now = origin.elapsed().as_millis() as u64;
+                if began != 0 && now.saturating_sub(began) > limit.as_millis() as u64 {
+                    on_stall();
+                    return;
+                }
+                drop(began_ms);
+                std::thread::sleep(CHECK_EVERY.min(limit / 4));
+            }
+        });
+        Watchdog { began_ms, origin }
+    }
+
+    fn guard<T>(&self, transaction: impl FnOnce() -> T) -> T {
+        let began = (self.origin.elapsed().as_millis() as u64).max(1);
+        self.began_ms.store(began, Ordering::Relaxed);
+        let result = transaction();
+        self.began_ms.store(0, Ordering::Relaxed);
+        result
     }
 }
 
@@ -532,4 +616,36 @@ fn is_fenced(error: &rdkafka::error::KafkaError) -> bool {
 
 fn is_fatal(error: &rdkafka::error::KafkaError) -> bool {
     matches!(error, rdkafka::error::KafkaError::Transaction(inner) if inner.is_fatal())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn watchdog(limit_ms: u64) -> (Watchdog, Arc<AtomicBool>) {
+        let stalled = Arc::new(AtomicBool::new(false));
+        let flag = stalled.clone();
+        let watchdog = Watchdog::start(Duration::from_millis(limit_ms), move || {
+            flag.store(true, Ordering::SeqCst)
+        });
+        (watchdog, stalled)
+    }
+
+    #[test]
+    fn a_transaction_past_the_limit_trips_the_watchdog() {
+        let (watchdog, stalled) = watchdog(100);
+        watchdog.guard(|| std::thread::sleep(Duration::from_millis(400)));
+        assert!(stalled.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn quick_transactions_and_idle_time_do_not() {
+        let (watchdog, stalled) = watchdog(200);
+        for _ in 0..5 {
+            watchdog.guard(|| std::thread::sleep(Duration::from_millis(20)));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(!stalled.load(Ordering::SeqCst));
+    }
 }
