@@ -3,6 +3,8 @@
 
 use fraud_detector::runtime::{self, RunOptions, RunReport};
 use fraud_detector::topology::Topology;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::Path;
 
 /// Parses a topology written inline in a test.
@@ -110,4 +112,50 @@ pub fn moto() -> LocalServer {
     let mut command = std::process::Command::new(program);
     command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     LocalServer::start(command, port, "moto_server")
+}
+
+/// The JSON bodies an OTLP/HTTP receiver got.
+pub type ExportedTraces = std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
+/// A minimal OTLP/HTTP receiver: stores each POSTed JSON body.
+pub fn otlp_receiver() -> (String, ExportedTraces) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+    let bodies = ExportedTraces::default();
+    let received = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            if let Ok(json) = serde_json::from_slice(&body) {
+                received.lock().unwrap().push(json);
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+        }
+    });
+    (endpoint, bodies)
+}
+
+/// Every span in the bodies received so far.
+pub fn exported_spans(bodies: &ExportedTraces) -> Vec<serde_json::Value> {
+    let list =
+        |value: &serde_json::Value, key: &str| value[key].as_array().cloned().unwrap_or_default();
+    bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|body| list(body, "resourceSpans"))
+        .flat_map(|resource| list(&resource, "scopeSpans"))
+        .flat_map(|scope| list(&scope, "spans"))
+        .collect()
 }

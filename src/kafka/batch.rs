@@ -8,6 +8,7 @@ use crate::engine::Engine;
 use crate::sinks::Output;
 use crate::sources::decode_transaction;
 use crate::state::keys;
+use crate::telemetry::{Sampler, TransactionTrace};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
@@ -19,6 +20,8 @@ pub(crate) struct Polled {
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
     pub started: Instant,
+    /// The W3C `traceparent` header the producer sent, if any.
+    pub traceparent: Option<String>,
 }
 
 /// Where one output goes and how it is encoded.
@@ -36,6 +39,15 @@ pub(crate) struct Produced<'a> {
     pub partition: Option<i32>,
     pub key: String,
     pub payload: Vec<u8>,
+    /// Written as the `traceparent` header.
+    pub traceparent: Option<String>,
+}
+
+/// Where a batch comes from: the source's name, its codec and its trace sampler.
+pub(crate) struct Origin<'a> {
+    pub source: &'a str,
+    pub codec: &'a Codec,
+    pub sampler: Option<&'a Sampler>,
 }
 
 /// What a committed batch adds to the counters.
@@ -68,8 +80,7 @@ pub(crate) struct Decided {
 
 pub(crate) fn decide<'o>(
     engine: &Engine,
-    source: &str,
-    codec: &Codec,
+    origin: &Origin<'_>,
     outputs: &'o Outputs,
     batch: &[Polled],
     emit: &mut dyn FnMut(Produced<'o>) -> Result<(), String>,
@@ -84,20 +95,44 @@ pub(crate) fn decide<'o>(
         decided
             .next_offsets
             .insert(polled.partition, polled.offset + 1);
-        match decode_transaction(codec, &polled.payload) {
+        match decode_transaction(origin.codec, &polled.payload) {
             Ok(transaction) => {
-                let outcome = engine.decide(&transaction, now_millis(), polled.started);
+                let trace = origin.sampler.and_then(|sampler| {
+                    sampler.begin_from(origin.source, polled.started, polled.traceparent.as_deref())
+                });
+                let decide = || engine.decide(&transaction, now_millis(), polled.started);
+                let outcome = match &trace {
+                    Some(trace) => trace.stage("decide", decide),
+                    None => decide(),
+                };
+                let traceparent = trace
+                    .as_ref()
+                    .map(TransactionTrace::traceparent)
+                    .or_else(|| polled.traceparent.clone());
                 let key = &outcome.decision.customer_id;
-                emit(encode(&outputs.decisions, key, &outcome.decision)?)?;
-                decided.tally.actions.push(outcome.decision.action);
-                decided.tally.late += u64::from(outcome.decision.late);
+                let mut records = vec![encode(&outputs.decisions, key, &outcome.decision)?];
                 if let (Some(alert), Some(port)) = (&outcome.alert, &outputs.alerts) {
-                    emit(encode(port, key, alert)?)?;
+                    records.push(encode(port, key, alert)?);
                     decided.tally.alerts += 1;
                 }
                 if let (Some(case), Some(port)) = (&outcome.case, &outputs.cases) {
-                    emit(encode(port, key, case)?)?;
+                    records.push(encode(port, key, case)?);
                     decided.tally.cases += 1;
+                }
+                let produce = |emit: &mut dyn FnMut(Produced<'o>) -> Result<(), String>| {
+                    records.into_iter().try_for_each(|mut record| {
+                        record.traceparent = traceparent.clone();
+                        emit(record)
+                    })
+                };
+                match &trace {
+                    Some(trace) => trace.stage("produce", || produce(emit))?,
+                    None => produce(emit)?,
+                }
+                decided.tally.actions.push(outcome.decision.action);
+                decided.tally.late += u64::from(outcome.decision.late);
+                if let Some(trace) = trace {
+                    trace.finish_decision(&outcome.decision);
                 }
                 decided
                     .touched
@@ -107,12 +142,15 @@ pub(crate) fn decide<'o>(
             }
             Err((kind, reason)) => {
                 let position = format!("partition {} offset {}", polled.partition, polled.offset);
-                let letter = DeadLetter::new(source, position, kind, reason, &polled.payload);
+                let letter =
+                    DeadLetter::new(origin.source, position, kind, reason, &polled.payload);
                 let key = polled.key.as_deref().map_or_else(
-                    || source.to_owned(),
+                    || origin.source.to_owned(),
                     |key| String::from_utf8_lossy(key).into(),
                 );
-                emit(encode(&outputs.dead_letters, &key, &letter)?)?;
+                let mut record = encode(&outputs.dead_letters, &key, &letter)?;
+                record.traceparent = polled.traceparent.clone();
+                emit(record)?;
                 decided.tally.dead.push(kind);
             }
         }
@@ -132,6 +170,7 @@ pub(crate) fn decide<'o>(
                 partition: Some(*partition),
                 key: customer_id.clone(),
                 payload,
+                traceparent: None,
             })?;
         }
     }
@@ -152,6 +191,7 @@ fn encode<'o, T: Encodable>(
         partition: None,
         key: key.to_owned(),
         payload,
+        traceparent: None,
     })
 }
 
@@ -186,6 +226,7 @@ mod tests {
             key: Some(b"c1".to_vec()),
             payload: payload.as_bytes().to_vec(),
             started: Instant::now(),
+            traceparent: None,
         };
         let batch = [
             record(
@@ -203,8 +244,11 @@ mod tests {
         let mut produced = Vec::new();
         let decided = decide(
             &engine,
-            "tx",
-            &Codec::new(CodecKind::Json),
+            &Origin {
+                source: "tx",
+                codec: &Codec::new(CodecKind::Json),
+                sampler: None,
+            },
             &outputs,
             &batch,
             &mut |record| {

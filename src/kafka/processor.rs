@@ -11,7 +11,7 @@
 //! commits the batch in hand, leaves the group and returns.
 
 use super::admin;
-use super::batch::{self, OutputTopic, Outputs, Polled, Produced, Tally};
+use super::batch::{self, Origin, OutputTopic, Outputs, Polled, Produced, Tally};
 use super::changelog;
 use super::client::{client_config, PRODUCER_DEFAULTS};
 use super::context::ConsumerEvents;
@@ -26,7 +26,7 @@ use crate::telemetry::{self, Counters, Telemetry};
 use crate::topology::Topology;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientConfig;
@@ -121,11 +121,22 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
         ));
     }
     let outputs = outputs(topology, source)?;
-    let processor = Processor::start(name, source, engine, telemetry.clone(), outputs)?;
+    let traces = match &topology.telemetry.traces {
+        Some(config) => Some(telemetry::Traces::start(config)?),
+        None => None,
+    };
+    let mut processor = Processor::start(name, source, engine, telemetry.clone(), outputs)?;
+    processor.sampler = traces.as_ref().map(telemetry::Traces::sampler);
     let shutdown = options.shutdown.clone();
     let records = tokio::task::spawn_blocking(move || processor.run(&shutdown))
         .await
-        .map_err(|error| RuntimeError::Panicked(error.to_string()))??;
+        .map_err(|error| RuntimeError::Panicked(error.to_string()))?;
+    if let Some(traces) = traces {
+        tokio::task::spawn_blocking(move || traces.shutdown())
+            .await
+            .map_err(|error| RuntimeError::Panicked(error.to_string()))?;
+    }
+    let records = records?;
     telemetry.set_ready(false);
     Ok(RunReport {
         counters: telemetry.counters.snapshot(),
@@ -180,6 +191,8 @@ struct Processor {
     reader_config: ClientConfig,
     read_counter: Arc<std::sync::atomic::AtomicU64>,
     watchdog: Watchdog,
+    /// Traces sampled transactions (and every one whose producer sampled it).
+    sampler: Option<telemetry::Sampler>,
 }
 
 impl Processor {
@@ -243,6 +256,7 @@ impl Processor {
             reader_config,
             read_counter,
             watchdog,
+            sampler: None,
         })
     }
 
@@ -349,6 +363,7 @@ impl Processor {
                         key: message.key().map(<[u8]>::to_vec),
                         payload: message.payload().unwrap_or_default().to_vec(),
                         started: Instant::now(),
+                        traceparent: traceparent(&message),
                     });
                 }
                 Some(Err(error)) => {
@@ -412,10 +427,15 @@ impl Processor {
     fn transact(&self, batch: &[Polled]) -> Result<u64, Failure> {
         self.producer.begin_transaction().map_err(Failure::kafka)?;
         let mut sent: Result<(), String> = Ok(());
+        let codec = self.config.codec();
+        let origin = Origin {
+            source: &self.source,
+            codec: &codec,
+            sampler: self.sampler.as_ref(),
+        };
         let decided = batch::decide(
             &self.engine,
-            &self.source,
-            &self.config.codec(),
+            &origin,
             &self.outputs,
             batch,
             &mut |record: Produced| {
@@ -425,6 +445,7 @@ impl Processor {
                     record.partition,
                     &record.key,
                     &record.payload,
+                    record.traceparent.as_deref(),
                 )
                 .map_err(|error| {
                     let message = error.to_string();
@@ -591,6 +612,17 @@ impl Failure {
     fn kafka(error: rdkafka::error::KafkaError) -> Failure {
         Failure::Kafka(error, Vec::new())
     }
+}
+
+/// The W3C trace context the producer put in the record's headers.
+fn traceparent(message: &impl Message) -> Option<String> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|header| header.key.eq_ignore_ascii_case("traceparent"))
+        .and_then(|header| header.value)
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .map(str::to_owned)
 }
 
 /// The batch's customers, read from keys when decoding stopped midway.

@@ -6,6 +6,7 @@ use super::client::{client_config, Properties, PRODUCER_DEFAULTS};
 use super::KafkaSinkConfig;
 use crate::sinks::{BoxFuture, RecordBatch, Sink, SinkError, SinkReport};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -46,6 +47,7 @@ impl KafkaSink {
                 None,
                 &record.key,
                 &record.payload,
+                None,
             )
             .map_err(|error| self.error(error))?;
             bytes += record.payload.len() as u64;
@@ -97,11 +99,18 @@ pub fn send(
     partition: Option<i32>,
     key: &str,
     payload: &[u8],
+    traceparent: Option<&str>,
 ) -> Result<(), KafkaError> {
     loop {
         let mut record = BaseRecord::to(topic).key(key).payload(payload);
         if let Some(partition) = partition {
             record = record.partition(partition);
+        }
+        if let Some(traceparent) = traceparent {
+            record = record.headers(OwnedHeaders::new().insert(Header {
+                key: "traceparent",
+                value: Some(traceparent),
+            }));
         }
         match producer.send(record) {
             Ok(()) => return Ok(()),

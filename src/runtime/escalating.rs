@@ -112,12 +112,7 @@ impl Escalating<'_> {
                         .engine
                         .decide(&transaction, ingested_at, started);
                     if let Some(trace) = trace {
-                        let decision = &outcome.decision;
-                        trace.finish(
-                            &decision.transaction_id,
-                            decision.action.as_str(),
-                            decision.risk_score,
-                        );
+                        trace.finish_decision(&outcome.decision);
                     }
                     self.route(transaction, outcome, pending)?;
                     self.worker.release_due_labels(pending)?;
