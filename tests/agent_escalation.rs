@@ -12,7 +12,7 @@ use fraud_detector::telemetry::Telemetry;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vllm_replay::{tool_results, tool_turn, verdict_turn, Reply, VllmReplay};
+use vllm_replay::{one_tool_then, tool_results, tool_turn, verdict_turn, Reply, VllmReplay};
 
 /// The seed 003 investigation: risk, identity and geography first, then a
 /// malformed call, then alert, case and report, then the verdict.
@@ -362,21 +362,11 @@ fn an_injection_in_the_merchant_name_cannot_flip_a_block() {
 fn a_streamed_investigation_decides() {
     let vllm = VllmReplay::start(|request, _| {
         assert_eq!(request["stream"], true);
-        match tool_results(request) {
-            0 => Reply::Stream(tool_turn(
-                "Look at the travel.",
-                &[(
-                    "geolocation-checker",
-                    r#"{"transaction_id": "TXN-20251201-191354"}"#,
-                )],
-            )),
-            _ => Reply::Stream(verdict_turn(
-                "7,500 km in 30 minutes.",
-                "BLOCK",
-                96,
-                "impossible travel",
-            )),
-        }
+        Reply::Stream(one_tool_then(
+            request,
+            "geolocation-checker",
+            verdict_turn("7,500 km in 30 minutes.", "BLOCK", 96, "impossible travel"),
+        ))
     });
     let run = AgentRun::new(&[SEED_HIGH_RISK.into()]);
     let agent = format!("base_url: {}\nstream: true\n", vllm.base_url());

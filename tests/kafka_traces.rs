@@ -7,7 +7,6 @@
 mod kafka_support;
 mod support;
 
-use fraud_detector::runtime::{RunOptions, Shutdown};
 use kafka_support::Tansu;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
@@ -85,16 +84,9 @@ fn trace_context_comes_in_and_goes_out_in_kafka_headers() {
     let (endpoint, bodies) = support::otlp_receiver();
     let yaml = kafka_support::topology_yaml(&broker.bootstrap(), "tx", "t", "json")
         + &format!("telemetry:\n  traces: {{endpoint: \"{endpoint}\", sample_ratio: 0}}\n");
-    let topology = support::topology(&yaml);
-    let shutdown = Shutdown::default();
-    let options = RunOptions {
-        shutdown: shutdown.clone(),
-        ..RunOptions::default()
-    };
-    let runner = std::thread::spawn(move || support::run(&topology, options));
+    let detector = support::Background::run(&yaml);
     let headers = decision_headers(&broker.bootstrap(), 6);
-    shutdown.trigger();
-    let report = runner.join().unwrap();
+    let report = detector.stop();
     assert_eq!(report.counters.decisions(), 6);
     assert_eq!(headers.len(), 6, "{headers:?}");
 

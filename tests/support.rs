@@ -159,3 +159,28 @@ pub fn exported_spans(bodies: &ExportedTraces) -> Vec<serde_json::Value> {
         .flat_map(|scope| list(&scope, "spans"))
         .collect()
 }
+
+/// A topology running in this process until `stop`.
+pub struct Background {
+    shutdown: runtime::Shutdown,
+    runner: std::thread::JoinHandle<RunReport>,
+}
+
+impl Background {
+    pub fn run(yaml: &str) -> Background {
+        let topology = topology(yaml);
+        let shutdown = runtime::Shutdown::default();
+        let options = RunOptions {
+            shutdown: shutdown.clone(),
+            ..RunOptions::default()
+        };
+        let runner = std::thread::spawn(move || run(&topology, options));
+        Background { shutdown, runner }
+    }
+
+    /// Stops the run and returns its report.
+    pub fn stop(self) -> RunReport {
+        self.shutdown.trigger();
+        self.runner.join().unwrap()
+    }
+}

@@ -3,14 +3,15 @@
 //! codec), plus the changelog state of every customer the batch touched.
 
 use crate::codecs::{Codec, Record as Encodable};
-use crate::domain::{now_millis, Action, DeadLetter, RejectKind};
-use crate::engine::Engine;
+use crate::domain::{now_millis, Action, DeadLetter, RejectKind, Transaction};
+use crate::engine::{Engine, Outcome};
+use crate::runtime::AgentLink;
 use crate::sinks::Output;
 use crate::sources::decode_transaction;
 use crate::state::keys;
 use crate::telemetry::{Sampler, TransactionTrace};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// An input record, copied out of the consumer's buffer.
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub(crate) struct Origin<'a> {
     pub source: &'a str,
     pub codec: &'a Codec,
     pub sampler: Option<&'a Sampler>,
+    /// The LLM agent escalations go to, if the topology has one.
+    pub agent: Option<&'a AgentLink>,
 }
 
 /// What a committed batch adds to the counters.
@@ -90,57 +93,23 @@ pub(crate) fn decide<'o>(
         next_offsets: BTreeMap::new(),
         touched: BTreeMap::new(),
     };
+    let mut judged = Vec::with_capacity(batch.len());
     for polled in batch {
         decided.tally.records += 1;
         decided
             .next_offsets
             .insert(polled.partition, polled.offset + 1);
-        match decode_transaction(origin.codec, &polled.payload) {
-            Ok(transaction) => {
-                let trace = origin.sampler.and_then(|sampler| {
-                    sampler.begin_from(origin.source, polled.started, polled.traceparent.as_deref())
-                });
-                let decide = || engine.decide(&transaction, now_millis(), polled.started);
-                let outcome = match &trace {
-                    Some(trace) => trace.stage("decide", decide),
-                    None => decide(),
-                };
-                let traceparent = trace
-                    .as_ref()
-                    .map(TransactionTrace::traceparent)
-                    .or_else(|| polled.traceparent.clone());
-                let key = &outcome.decision.customer_id;
-                let mut records = vec![encode(&outputs.decisions, key, &outcome.decision)?];
-                if let (Some(alert), Some(port)) = (&outcome.alert, &outputs.alerts) {
-                    records.push(encode(port, key, alert)?);
-                    decided.tally.alerts += 1;
-                }
-                if let (Some(case), Some(port)) = (&outcome.case, &outputs.cases) {
-                    records.push(encode(port, key, case)?);
-                    decided.tally.cases += 1;
-                }
-                let produce = |emit: &mut dyn FnMut(Produced<'o>) -> Result<(), String>| {
-                    records.into_iter().try_for_each(|mut record| {
-                        record.traceparent = traceparent.clone();
-                        emit(record)
-                    })
-                };
-                match &trace {
-                    Some(trace) => trace.stage("produce", || produce(emit))?,
-                    None => produce(emit)?,
-                }
-                decided.tally.actions.push(outcome.decision.action);
-                decided.tally.late += u64::from(outcome.decision.late);
-                if let Some(trace) = trace {
-                    trace.finish_decision(&outcome.decision);
-                }
-                decided
-                    .touched
-                    .entry(polled.partition)
-                    .or_default()
-                    .insert(transaction.customer_id);
+        judged.push(judge(engine, origin, polled));
+    }
+    if let Some(agent) = origin.agent {
+        review(agent, &mut judged);
+    }
+    for (polled, judgement) in batch.iter().zip(judged) {
+        match judgement {
+            Judgement::Decided(decision) => {
+                emit_decided(outputs, *decision, polled, &mut decided, emit)?
             }
-            Err((kind, reason)) => {
+            Judgement::Rejected(kind, reason) => {
                 let position = format!("partition {} offset {}", polled.partition, polled.offset);
                 let letter =
                     DeadLetter::new(origin.source, position, kind, reason, &polled.payload);
@@ -175,6 +144,121 @@ pub(crate) fn decide<'o>(
         }
     }
     Ok(decided)
+}
+
+/// One input record after the engine: decided, or why it was rejected.
+enum Judgement {
+    Decided(Box<Judged>),
+    Rejected(RejectKind, String),
+}
+
+struct Judged {
+    transaction: Transaction,
+    outcome: Outcome,
+    trace: Option<TransactionTrace>,
+}
+
+fn judge(engine: &Engine, origin: &Origin<'_>, polled: &Polled) -> Judgement {
+    let transaction = match decode_transaction(origin.codec, &polled.payload) {
+        Ok(transaction) => transaction,
+        Err((kind, reason)) => return Judgement::Rejected(kind, reason),
+    };
+    let trace = origin.sampler.and_then(|sampler| {
+        sampler.begin_from(origin.source, polled.started, polled.traceparent.as_deref())
+    });
+    let decide = || engine.decide(&transaction, now_millis(), polled.started);
+    let outcome = match &trace {
+        Some(trace) => trace.stage("decide", decide),
+        None => decide(),
+    };
+    Judgement::Decided(Box::new(Judged {
+        transaction,
+        outcome,
+        trace,
+    }))
+}
+
+/// Sends the batch's escalations to the agent, all at once, and waits for
+/// their final outcomes (each bounded by the agent's own deadline, after
+/// which it falls back to the engine's decision). Outputs keep input order.
+fn review(agent: &AgentLink, judged: &mut [Judgement]) {
+    let mut reviews = Vec::new();
+    for (index, judgement) in judged.iter().enumerate() {
+        if let Judgement::Decided(decided) = judgement {
+            if agent.escalator.wants(&decided.outcome) {
+                let escalator = agent.escalator.clone();
+                let (transaction, outcome) = (decided.transaction.clone(), decided.outcome.clone());
+                let began = SystemTime::now();
+                let review = agent
+                    .runtime
+                    .spawn(async move { escalator.review(transaction, outcome).await });
+                reviews.push((index, began, review));
+            }
+        }
+    }
+    for (index, began, review) in reviews {
+        let Judgement::Decided(decided) = &mut judged[index] else {
+            continue;
+        };
+        match agent.runtime.block_on(review) {
+            Ok(outcome) => decided.outcome = outcome,
+            // A panicked review keeps the engine's decision: never lost.
+            Err(error) => tracing::error!(%error, "agent review failed"),
+        }
+        if let Some(trace) = &decided.trace {
+            trace.record("agent", began, SystemTime::now());
+        }
+    }
+}
+
+/// Produces a decided transaction's decision, alert and case.
+fn emit_decided<'o>(
+    outputs: &'o Outputs,
+    judged: Judged,
+    polled: &Polled,
+    decided: &mut Decided,
+    emit: &mut dyn FnMut(Produced<'o>) -> Result<(), String>,
+) -> Result<(), String> {
+    let Judged {
+        transaction,
+        outcome,
+        trace,
+    } = judged;
+    let traceparent = trace
+        .as_ref()
+        .map(TransactionTrace::traceparent)
+        .or_else(|| polled.traceparent.clone());
+    let key = &outcome.decision.customer_id;
+    let mut records = vec![encode(&outputs.decisions, key, &outcome.decision)?];
+    if let (Some(alert), Some(port)) = (&outcome.alert, &outputs.alerts) {
+        records.push(encode(port, key, alert)?);
+        decided.tally.alerts += 1;
+    }
+    if let (Some(case), Some(port)) = (&outcome.case, &outputs.cases) {
+        records.push(encode(port, key, case)?);
+        decided.tally.cases += 1;
+    }
+    let produce = |emit: &mut dyn FnMut(Produced<'o>) -> Result<(), String>| {
+        records.into_iter().try_for_each(|mut record| {
+            record.traceparent = traceparent.clone();
+            emit(record)
+        })
+    };
+    match &trace {
+        Some(trace) => trace.stage("produce", || produce(emit))?,
+        None => produce(emit)?,
+    }
+    decided.tally.actions.push(outcome.decision.action);
+    decided.tally.late += u64::from(outcome.decision.late);
+    if let Some(trace) = trace {
+        trace.finish_decision(&outcome.decision);
+    }
+    decided
+        .touched
+        .entry(polled.partition)
+        .or_default()
+        .insert(transaction.customer_id);
+    Ok(())
 }
 
 fn encode<'o, T: Encodable>(
@@ -248,6 +332,7 @@ mod tests {
                 source: "tx",
                 codec: &Codec::new(CodecKind::Json),
                 sampler: None,
+                agent: None,
             },
             &outputs,
             &batch,

@@ -127,6 +127,7 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     };
     let mut processor = Processor::start(name, source, engine, telemetry.clone(), outputs)?;
     processor.sampler = traces.as_ref().map(telemetry::Traces::sampler);
+    processor.agent = crate::runtime::start_agent(topology, &processor.engine, &telemetry).await?;
     let shutdown = options.shutdown.clone();
     let records = tokio::task::spawn_blocking(move || processor.run(&shutdown))
         .await
@@ -193,6 +194,8 @@ struct Processor {
     watchdog: Watchdog,
     /// Traces sampled transactions (and every one whose producer sampled it).
     sampler: Option<telemetry::Sampler>,
+    /// Escalations go to the LLM agent inside the batch's transaction.
+    agent: Option<crate::runtime::AgentLink>,
 }
 
 impl Processor {
@@ -257,6 +260,7 @@ impl Processor {
             read_counter,
             watchdog,
             sampler: None,
+            agent: None,
         })
     }
 
@@ -432,6 +436,7 @@ impl Processor {
             source: &self.source,
             codec: &codec,
             sampler: self.sampler.as_ref(),
+            agent: self.agent.as_ref(),
         };
         let decided = batch::decide(
             &self.engine,

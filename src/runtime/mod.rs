@@ -283,7 +283,7 @@ fn start_sinks(topology: &Topology) -> Result<(WorkerOutputs, SinkTasks), Runtim
 }
 
 /// The LLM agent and, if configured, its MCP server, when the topology has an `agent:` section.
-async fn start_agent(
+pub(crate) async fn start_agent(
     topology: &Topology,
     engine: &Arc<Engine>,
     telemetry: &Arc<Telemetry>,

@@ -246,6 +246,17 @@ pub fn verdict_turn(thinking: &str, action: &str, risk: i32, explanation: &str) 
     json!({"role": "assistant", "content": format!("<think>\n{thinking}\n</think>\n\n{verdict}"), "tool_calls": []})
 }
 
+/// The seed 003 high-risk transaction looked at with one `tool`, then `verdict`.
+pub fn one_tool_then(request: &Value, tool: &str, verdict: Value) -> Value {
+    match tool_results(request) {
+        0 => tool_turn(
+            "Look at the evidence first.",
+            &[(tool, r#"{"transaction_id": "TXN-20251201-191354"}"#)],
+        ),
+        _ => verdict,
+    }
+}
+
 /// How many tool results the conversation already carries.
 pub fn tool_results(request: &Value) -> usize {
     request["messages"].as_array().map_or(0, |messages| {
