@@ -22,7 +22,9 @@
 #   runtime      when target/{release,debug}/fraud-detector exists: runs it on
 #                docker/topology.yaml under a real Prometheus on 127.0.0.1 and
 #                checks probes, /metrics, every dashboard query, the alert
-#                rules, SIGTERM and the snapshot
+#                rules, SIGTERM and the snapshot; with ONNX Runtime (below) it
+#                scores with the committed model as the image does, and the
+#                dashboard's Model row must show data too
 #
 # Tools are installed with pinned versions into .venv-deploy/ (ignored by git;
 # reused while deploy/validate/requirements.txt and constraints.txt are
@@ -30,7 +32,10 @@
 # package into it. Exits non-zero if any check fails.
 #
 # Environment: FD_DEPLOY_VENV (default .venv-deploy), FD_BIN (binary to use),
-# FD_DEPLOY_REQUIRE_BINARY=1 (fail instead of skipping the binary checks).
+# FD_DEPLOY_REQUIRE_BINARY=1 (fail instead of skipping the binary checks, or
+# running them without the model), FD_ONNXRUNTIME (libonnxruntime.so; when
+# unset, scripts/install-onnxruntime.sh provides it, reusing the .venv-ort/
+# that scripts/test.sh installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -94,6 +99,19 @@ if [ -z "$binary" ]; then
   done
 fi
 
+# ONNX Runtime for the model docker/topology.yaml scores with: FD_ONNXRUNTIME,
+# else the pinned PyPI wheel scripts/install-onnxruntime.sh installs (the one
+# the tests and the image use). Without it the runtime check drops the model.
+ort_missing=
+if [ -n "$binary" ] && [ -z "${FD_ONNXRUNTIME:-}" ]; then
+  if ort=$(scripts/install-onnxruntime.sh); then
+    FD_ONNXRUNTIME=$root/$ort
+    export FD_ONNXRUNTIME
+  else
+    ort_missing="scripts/install-onnxruntime.sh failed"
+  fi
+fi
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -102,6 +120,9 @@ echo "tools: $(yamllint --version), hadolint $(hadolint --version | awk '{print 
   "$("$promtool" --version 2>&1 | head -1 | awk '{print "promtool", $3}'),"\
   "$(docker-compose version --short | sed 's/^/compose /'), shellcheck $(shellcheck --version | awk '/^version/ {print $2}')"
 echo "binary: ${binary:-none built (runtime checks skipped)}"
+if [ -n "$binary" ]; then
+  echo "onnx runtime: ${FD_ONNXRUNTIME:-none, ${ort_missing:-not set} (the runtime check runs without the model)}"
+fi
 
 # --- checks ------------------------------------------------------------------
 failed=()
@@ -158,7 +179,9 @@ check "promtool: alert unit tests (alerts.test.yml)" "$promtool" test rules moni
 check "monitoring: dashboard and alerts against the metric names" \
   python deploy/validate/deploycheck.py monitoring --promtool "$promtool"
 check "contract: Dockerfile, chart, ECS, compose agree" python deploy/validate/deploycheck.py contract
-if [ -n "$binary" ]; then
+if [ -n "$binary" ] && [ -n "$ort_missing" ] && [ "${FD_DEPLOY_REQUIRE_BINARY:-0}" = 1 ]; then
+  failed+=("runtime: no ONNX Runtime for the model ($ort_missing)")
+elif [ -n "$binary" ]; then
   check "runtime: the binary under Prometheus (127.0.0.1 only)" \
     python deploy/validate/deploycheck.py runtime --binary "$binary" --prometheus "$prometheus"
 elif [ "${FD_DEPLOY_REQUIRE_BINARY:-0}" = 1 ]; then
