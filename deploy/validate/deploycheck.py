@@ -316,6 +316,11 @@ def validate_crd(doc: dict[str, Any]) -> None:
         raise ValueError(f"fields unknown to the {kind} CRD: {', '.join(unknown)}")
 
 
+def stream_name(arn: str) -> str:
+    """`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME` -> NAME ("" stays "")."""
+    return arn.split(":stream/", 1)[-1] if arn else ""
+
+
 def container_env(container: dict[str, Any]) -> dict[str, str]:
     return {item["name"]: item.get("value", "") for item in container.get("env", []) if "value" in item}
 
@@ -403,6 +408,10 @@ def check_invariants(checks: Checks, label: str, values: dict[str, Any], docs: l
         "FD_KAFKA_TOPIC_DEAD_LETTERS": values["kafka"]["topics"]["deadLetters"],
         "FD_KINESIS_DECISIONS_STREAM_ARN": values["kinesis"]["outputStreamArns"]["decisions"],
         "FD_KINESIS_DEAD_LETTERS_STREAM_ARN": values["kinesis"]["outputStreamArns"]["deadLetters"],
+        # The stream names topologies/kinesis.yaml reads, cut from the ARNs.
+        "FD_KINESIS_STREAM": stream_name(values["kinesis"]["streamArn"]),
+        "FD_KINESIS_DECISIONS": stream_name(values["kinesis"]["outputStreamArns"]["decisions"]),
+        "FD_KINESIS_DEAD_LETTERS": stream_name(values["kinesis"]["outputStreamArns"]["deadLetters"]),
     }
     problems = [f"{key}: {env.get(key)!r} != {want!r}" for key, want in wiring.items() if want and env.get(key) != want]
     problems += [f"{key} exported although empty" for key, want in wiring.items() if not want and key in env]

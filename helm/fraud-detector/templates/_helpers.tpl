@@ -89,9 +89,12 @@ Environment exported for topologies to reference as ${NAME}: only non-empty valu
 {{- end -}}
 {{- with .Values.kinesis.region }}{{ $env = append $env (dict "name" "AWS_REGION" "value" .) }}{{ end -}}
 {{- with .Values.kinesis.streamArn }}{{ $env = append $env (dict "name" "FD_KINESIS_STREAM_ARN" "value" .) }}{{ end -}}
+{{- /* Stream names too, which topologies/kinesis.yaml reads. */ -}}
+{{- with .Values.kinesis.streamArn }}{{ $env = append $env (dict "name" "FD_KINESIS_STREAM" "value" (regexReplaceAll "^.*:stream/" . "")) }}{{ end -}}
 {{- with .Values.kinesis.labelsStreamArn }}{{ $env = append $env (dict "name" "FD_KINESIS_LABELS_STREAM_ARN" "value" .) }}{{ end -}}
 {{- range $key, $arn := .Values.kinesis.outputStreamArns }}
 {{- if $arn }}{{ $env = append $env (dict "name" (printf "FD_KINESIS_%s_STREAM_ARN" ($key | snakecase | upper)) "value" $arn) }}{{ end -}}
+{{- if $arn }}{{ $env = append $env (dict "name" (printf "FD_KINESIS_%s" ($key | snakecase | upper)) "value" (regexReplaceAll "^.*:stream/" $arn "")) }}{{ end -}}
 {{- end -}}
 {{- with .Values.kinesis.leaseTable }}{{ $env = append $env (dict "name" "FD_KINESIS_LEASE_TABLE" "value" .) }}{{ end -}}
 {{- with .Values.agent.vllmUrl }}{{ $env = append $env (dict "name" "FD_VLLM_URL" "value" .) }}{{ end -}}
