@@ -159,7 +159,11 @@ pub async fn wait_active(client: &aws_sdk_kinesis::Client, name: &str) {
 }
 
 /// Every record of every shard, oldest first per shard, as (shard, data).
-pub async fn read_all(client: &aws_sdk_kinesis::Client, name: &str) -> Vec<(String, Vec<u8>)> {
+/// Every record of stream `name` with its shard id, in order per shard.
+pub async fn records(
+    client: &aws_sdk_kinesis::Client,
+    name: &str,
+) -> Vec<(String, aws_sdk_kinesis::types::Record)> {
     let shards = client.list_shards().stream_name(name).send().await.unwrap();
     let mut out = Vec::new();
     for shard in shards.shards() {
@@ -182,7 +186,7 @@ pub async fn read_all(client: &aws_sdk_kinesis::Client, name: &str) -> Vec<(Stri
                 .await
                 .unwrap();
             for record in page.records() {
-                out.push((shard.shard_id().to_owned(), record.data().as_ref().to_vec()));
+                out.push((shard.shard_id().to_owned(), record.clone()));
             }
             let at_tip = page.records().is_empty() && page.millis_behind_latest() == Some(0);
             match page.next_shard_iterator() {
@@ -192,6 +196,27 @@ pub async fn read_all(client: &aws_sdk_kinesis::Client, name: &str) -> Vec<(Stri
         }
     }
     out
+}
+
+/// Every record's data with its shard id.
+pub async fn read_all(client: &aws_sdk_kinesis::Client, name: &str) -> Vec<(String, Vec<u8>)> {
+    records(client, name)
+        .await
+        .into_iter()
+        .map(|(shard, record)| (shard, record.data().as_ref().to_vec()))
+        .collect()
+}
+
+/// Shard id → the sequence number of its newest record.
+pub async fn last_sequence_numbers(
+    client: &aws_sdk_kinesis::Client,
+    name: &str,
+) -> std::collections::BTreeMap<String, String> {
+    records(client, name)
+        .await
+        .into_iter()
+        .map(|(shard, record)| (shard, record.sequence_number().to_owned()))
+        .collect()
 }
 
 /// Generated transactions as JSON, with their customer ids.
