@@ -227,7 +227,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     },
     "examples/kafka.yaml": {
         "file": "examples/kafka.yaml",
-        "kinds": {"ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget", "NetworkPolicy",
+        "kinds": {"ServiceAccount", "ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget", "NetworkPolicy",
                   "HorizontalPodAutoscaler", "ServiceMonitor"},
     },
     "examples/kinesis.yaml": {
@@ -237,7 +237,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     },
     "ci/all-features-values.yaml": {
         "file": "ci/all-features-values.yaml",
-        "kinds": {"ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget", "NetworkPolicy",
+        "kinds": {"ServiceAccount", "ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget", "NetworkPolicy",
                   "ScaledObject", "ServiceMonitor"},
     },
     "ci/kinesis-keda-values.yaml": {
@@ -248,6 +248,11 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "ci/persistence-values.yaml": {
         "file": "ci/persistence-values.yaml",
         "kinds": {"ConfigMap", "Service", "Deployment", "PersistentVolumeClaim"},
+    },
+    "ci/statefulset-persistence-values.yaml": {
+        "file": "ci/statefulset-persistence-values.yaml",
+        # No PersistentVolumeClaim object: the StatefulSet's volumeClaimTemplates.
+        "kinds": {"ServiceAccount", "ConfigMap", "Service", "StatefulSet", "NetworkPolicy"},
     },
     "ci/existing-configmap-values.yaml": {
         "file": "ci/existing-configmap-values.yaml",
@@ -270,6 +275,17 @@ NEGATIVE_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("schema", "memory limit missing", {"resources": {"limits": {"memory": None}}}),
     ("render", "HPA and KEDA together", {"autoscaling": {"enabled": True}, "keda": {"enabled": True}}),
     ("render", "persistence with two replicas", {"state": {"persistence": {"enabled": True}}, "replicaCount": 2}),
+    ("render", "one existing claim for two StatefulSet replicas",
+     {"workload": {"kind": "StatefulSet"}, "replicaCount": 2,
+      "state": {"persistence": {"enabled": True, "existingClaim": "fraud-state"}}}),
+    ("schema", "workload kind outside the enum", {"workload": {"kind": "DaemonSet"}}),
+    # Kafka replicas need a stable FD_REPLICA (transactional.id): a StatefulSet.
+    ("render", "Kafka with two replicas in a Deployment",
+     {"kafka": {"bootstrapServers": "kafka:9092"}, "replicaCount": 2}),
+    ("render", "Kafka with an HPA up to 4 replicas in a Deployment",
+     {"kafka": {"bootstrapServers": "kafka:9092"}, "autoscaling": {"enabled": True, "maxReplicas": 4}}),
+    ("render", "Kafka with KEDA up to 6 replicas in a Deployment",
+     {"kafka": {"bootstrapServers": "kafka:9092"}, "keda": {"enabled": True}}),
     ("render", "snapshot outside the writable mount",
      {"topology": {"state": {"snapshot": {"path": "/etc/fraud-detector/snapshot"}}}}),
     ("render", "topologyYaml without sinks", {"topologyYaml": "sources:\n  tx:\n    type: stdin\n"}),
@@ -325,6 +341,29 @@ def container_env(container: dict[str, Any]) -> dict[str, str]:
     return {item["name"]: item.get("value", "") for item in container.get("env", []) if "value" in item}
 
 
+def pod_env(container: dict[str, Any], pod_name: str, namespace: str) -> dict[str, str]:
+    """The container's environment as the kubelet would set it for pod `pod_name`:
+    literal values plus the downward API's metadata.name / metadata.namespace."""
+    fields = {"metadata.name": pod_name, "metadata.namespace": namespace}
+    env = container_env(container)
+    for item in container.get("env", []):
+        path = item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+        if path in fields:
+            env[item["name"]] = fields[path]
+    return env
+
+
+def field_ref(container: dict[str, Any], variable: str) -> str | None:
+    """The downward-API fieldPath `variable` comes from, or None."""
+    for item in container.get("env", []):
+        if item["name"] == variable:
+            return item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+    return None
+
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
 def check_invariants(checks: Checks, label: str, values: dict[str, Any], docs: list[dict[str, Any]]) -> None:
     """What every rendering must hold, whatever the values."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
@@ -333,13 +372,16 @@ def check_invariants(checks: Checks, label: str, values: dict[str, Any], docs: l
     port = values["http"]["port"]
     mcp = values["mcp"]
 
-    deployments = by_kind.get("Deployment", [])
-    if not checks.expect(len(deployments) == 1, f"{label}: one Deployment"):
+    kind = values["workload"]["kind"]
+    workloads = [doc for k in WORKLOAD_KINDS for doc in by_kind.get(k, [])]
+    if not checks.expect(len(workloads) == 1 and workloads[0]["kind"] == kind, f"{label}: one {kind} (workload.kind)",
+                         f"rendered: {[w['kind'] for w in workloads]}"):
         return
-    deployment = deployments[0]
-    pod = deployment["spec"]["template"]["spec"]
+    workload = workloads[0]
+    pod = workload["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    name = deployment["metadata"]["name"]
+    name = workload["metadata"]["name"]
+    services = {doc["metadata"]["name"]: doc for doc in by_kind.get("Service", [])}
     problems = []
     sc = container.get("securityContext", {})
     wanted = {"runAsNonRoot": True, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
@@ -386,10 +428,24 @@ def check_invariants(checks: Checks, label: str, values: dict[str, Any], docs: l
     if not state_mount:
         problems.append(f"nothing writable mounted at {values['state']['mountPath']}")
     else:
-        volume = volumes.get(state_mount["name"], {})
-        kind = "persistentVolumeClaim" if values["state"]["persistence"]["enabled"] else "emptyDir"
-        if kind not in volume:
-            problems.append(f"state volume is {sorted(volume)}, want {kind}")
+        persistence = values["state"]["persistence"]
+        claim_templates = {t["metadata"]["name"]: t for t in workload["spec"].get("volumeClaimTemplates", [])}
+        if kind == "StatefulSet" and persistence["enabled"] and not persistence["existingClaim"]:
+            # One claim per replica: a volumeClaimTemplate, no pod volume, no shared claim.
+            template = claim_templates.get(state_mount["name"], {}).get("spec", {})
+            if state_mount["name"] in volumes:
+                problems.append("the state volume is a pod volume, not the StatefulSet's volumeClaimTemplate")
+            if template.get("resources", {}).get("requests", {}).get("storage") != persistence["size"]:
+                problems.append(f"no volumeClaimTemplate {state_mount['name']} of {persistence['size']}")
+            if by_kind.get("PersistentVolumeClaim"):
+                problems.append("a shared PersistentVolumeClaim is rendered besides the volumeClaimTemplates")
+        else:
+            volume = volumes.get(state_mount["name"], {})
+            source = "persistentVolumeClaim" if persistence["enabled"] else "emptyDir"
+            if source not in volume:
+                problems.append(f"state volume is {sorted(volume)}, want {source}")
+            if claim_templates:
+                problems.append(f"volumeClaimTemplates {sorted(claim_templates)} without persistence per replica")
     cm_name = values["existingTopologyConfigMap"] or f"{name}-topology"
     if volumes.get("topology", {}).get("configMap", {}).get("name") != cm_name:
         problems.append(f"topology volume does not use ConfigMap {cm_name}")
@@ -417,7 +473,7 @@ def check_invariants(checks: Checks, label: str, values: dict[str, Any], docs: l
     problems += [f"{key} exported although empty" for key, want in wiring.items() if not want and key in env]
     checks.expect(not problems, f"{label}: broker/stream wiring in the environment", "\n".join(problems))
 
-    service = by_kind.get("Service", [{}])[0]
+    service = services.get(name, {})
     sports = {p["name"]: p["port"] for p in service.get("spec", {}).get("ports", [])}
     checks.expect(sports == want_ports, f"{label}: Service ports {sports}", f"want {want_ports}")
 
@@ -452,15 +508,58 @@ def check_invariants(checks: Checks, label: str, values: dict[str, Any], docs: l
                 problems.append(f"egress rule without destination or ports: {rule}")
         checks.expect(not problems, f"{label}: NetworkPolicy (default deny, scoped ingress and egress)", "\n".join(problems))
 
+    # A stable FD_REPLICA (the Kafka transactional.id) only where the pod name is stable.
+    replica_ref = field_ref(container, "FD_REPLICA")
+    replica_env = [item for item in container.get("env", []) if item["name"] == "FD_REPLICA"]
+    if kind == "StatefulSet":
+        spec = workload["spec"]
+        headless = services.get(spec.get("serviceName", ""), {})
+        hspec = headless.get("spec", {})
+        problems = []
+        if len(replica_env) != 1 or replica_ref != "metadata.name":
+            problems.append(f"FD_REPLICA is {replica_env}, want one fieldRef metadata.name")
+        if not headless:
+            problems.append(f"serviceName {spec.get('serviceName')!r} is not a rendered Service ({sorted(services)})")
+        elif hspec.get("clusterIP") != "None" or hspec.get("selector") != spec["selector"]["matchLabels"]:
+            problems.append(f"Service {spec['serviceName']} is not headless over the pods: {hspec}")
+        elif hspec.get("ports"):
+            problems.append(f"headless Service {spec['serviceName']} has ports: the ServiceMonitor would scrape twice")
+        if spec.get("podManagementPolicy") != "Parallel":
+            problems.append(f"podManagementPolicy is {spec.get('podManagementPolicy')!r}, want Parallel")
+        checks.expect(not problems, f"{label}: StatefulSet: FD_REPLICA from metadata.name, headless serviceName "
+                      f"{spec.get('serviceName')}, Parallel", "\n".join(problems))
+    else:
+        checks.expect(not replica_env, f"{label}: Deployment leaves FD_REPLICA unset (pod names are not stable)",
+                      f"{replica_env}")
+        most = values["replicaCount"]
+        if values["autoscaling"]["enabled"]:
+            most = values["autoscaling"]["maxReplicas"]
+        if values["keda"]["enabled"]:
+            most = values["keda"]["maxReplicaCount"]
+        if values["kafka"]["bootstrapServers"]:
+            checks.expect(most <= 1, f"{label}: Kafka in a Deployment runs one replica at most", f"up to {most}")
+
+    # Scalers target the workload by kind and name.
+    targets = [(doc["kind"], doc["spec"]["scaleTargetRef"]) for k in ("HorizontalPodAutoscaler", "ScaledObject")
+               for doc in by_kind.get(k, [])]
+    for scaler, ref in targets:
+        checks.expect(ref.get("kind") == kind and ref.get("name") == name and ref.get("apiVersion") == "apps/v1",
+                      f"{label}: {scaler} scaleTargetRef is apps/v1 {kind}/{name}", f"{ref}")
+    for budget in by_kind.get("PodDisruptionBudget", []):
+        selector = budget["spec"]["selector"]["matchLabels"]
+        pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+        checks.expect(all(pod_labels.get(k) == v for k, v in selector.items()),
+                      f"{label}: PodDisruptionBudget selects the {kind}'s pods")
+
     if values["keda"]["enabled"]:
         scaled = by_kind.get("ScaledObject", [{}])[0].get("spec", {})
         metric = "fraud_source_lag_records" if values["keda"]["trigger"] == "kafkaLag" else "fraud_source_iterator_age_seconds"
         queries = [t.get("metadata", {}).get("query", "") for t in scaled.get("triggers", [])]
         checks.expect(scaled.get("scaleTargetRef", {}).get("name") == name and any(metric in q for q in queries),
                       f"{label}: ScaledObject targets {name} on {metric}", f"queries: {queries}")
-        checks.expect("replicas" not in deployment["spec"], f"{label}: replicas left to KEDA")
+        checks.expect("replicas" not in workload["spec"], f"{label}: replicas left to KEDA")
     if values["autoscaling"]["enabled"]:
-        checks.expect("replicas" not in deployment["spec"], f"{label}: replicas left to the HPA")
+        checks.expect("replicas" not in workload["spec"], f"{label}: replicas left to the HPA")
 
 
 def chart_check(args: argparse.Namespace) -> int:
@@ -526,8 +625,11 @@ def chart_check(args: argparse.Namespace) -> int:
                 checks.expect(not snapshot or snapshot.startswith(mount),
                               f"{label}: snapshot path {snapshot or '(none)'} is on the writable mount {mount}")
                 if binary:
-                    deployment = next(d for d in docs if d["kind"] == "Deployment")
-                    env = dict(os.environ) | container_env(deployment["spec"]["template"]["spec"]["containers"][0])
+                    # As the first pod would see it (a StatefulSet's pod 0: FD_REPLICA = its name).
+                    workload = next(d for d in docs if d["kind"] in WORKLOAD_KINDS)
+                    pod_name = f"{workload['metadata']['name']}-0"
+                    env = dict(os.environ) | pod_env(workload["spec"]["template"]["spec"]["containers"][0],
+                                                     pod_name, "fraud")
                     run = subprocess.run([str(binary), "validate", "--topology", str(topology_file)],
                                          env=env, capture_output=True, text=True, timeout=60)
                     checks.expect(run.returncode == 0, f"{label}: `fraud-detector validate` accepts the rendered topology",
@@ -815,6 +917,18 @@ def contract_check(_: argparse.Namespace) -> int:
     checks.expect(not open_world and "SecurityGroupIngress" not in sg and
                   {r["Properties"]["FromPort"] for r in ingress} == {9100, 8080},
                   "ECS: ingress only on 9100 and 8080, never from 0.0.0.0/0")
+    # The Kafka replica id: topologies/kafka.yaml builds the transactional.id
+    # from FD_REPLICA; ECS exports it from the Replica parameter (Fargate has
+    # no stable ordinal: one service per replica), the chart's StatefulSet
+    # from the pod name (checked by `chart`).
+    kafka_topology = yaml.safe_load((ROOT / "topologies" / "kafka.yaml").read_text())
+    transactional_id = str(kafka_topology["sources"]["transactions"].get("transactional_id", ""))
+    ecs_env = [e for e in container["Environment"] if isinstance(e, dict) and e.get("Name") == "FD_REPLICA"]
+    rule = template.get("Rules", {}).get("KafkaOneTaskPerService", {})
+    checks.expect("${FD_REPLICA" in transactional_id and len(ecs_env) == 1 and ecs_env[0]["Value"] == {"!Ref": "Replica"}
+                  and template["Parameters"]["Replica"]["Default"] == "0" and len(rule.get("Assertions", [])) == 3,
+                  f"ECS: FD_REPLICA (topologies/kafka.yaml transactional_id {transactional_id}) from the Replica "
+                  "parameter, default 0; with Kafka one task per service (Rules)")
     cidr_pattern = re.compile(template["Parameters"]["MetricsSourceCidr"]["AllowedPattern"])
     checks.expect(not cidr_pattern.match("0.0.0.0/0") and cidr_pattern.match("10.0.0.0/16") is not None,
                   "ECS: MetricsSourceCidr refuses 0.0.0.0/0")

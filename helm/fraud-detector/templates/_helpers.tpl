@@ -106,10 +106,18 @@ Checks that no schema can express.
 */}}
 {{- define "fraud-detector.validate" -}}
 {{- if and .Values.autoscaling.enabled .Values.keda.enabled -}}
-{{- fail "autoscaling.enabled and keda.enabled both scale the Deployment: enable one of them" -}}
+{{- fail "autoscaling.enabled and keda.enabled both scale the workload: enable one of them" -}}
 {{- end -}}
-{{- if and .Values.state.persistence.enabled (or .Values.autoscaling.enabled .Values.keda.enabled (gt (int .Values.replicaCount) 1)) -}}
-{{- fail "state.persistence.enabled mounts one ReadWriteOnce claim: it needs replicaCount 1 and no autoscaling" -}}
+{{- $kind := .Values.workload.kind -}}
+{{- $scaled := or .Values.autoscaling.enabled .Values.keda.enabled (gt (int .Values.replicaCount) 1) -}}
+{{- if and .Values.state.persistence.enabled $scaled (or (eq $kind "Deployment") .Values.state.persistence.existingClaim) -}}
+{{- fail "state.persistence.enabled mounts one ReadWriteOnce claim: it needs replicaCount 1 and no autoscaling (or workload.kind StatefulSet without existingClaim: one claim per replica)" -}}
+{{- end -}}
+{{- $most := int .Values.replicaCount -}}
+{{- if .Values.autoscaling.enabled }}{{ $most = int .Values.autoscaling.maxReplicas }}{{ end -}}
+{{- if .Values.keda.enabled }}{{ $most = int .Values.keda.maxReplicaCount }}{{ end -}}
+{{- if and .Values.kafka.bootstrapServers (eq $kind "Deployment") (gt $most 1) -}}
+{{- fail (printf "kafka.bootstrapServers is set with up to %d replicas in a Deployment: each Kafka replica needs its own stable FD_REPLICA (its transactional.id), which only a StatefulSet gives. Set workload.kind: StatefulSet, or run one replica" $most) -}}
 {{- end -}}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
 {{- fail "autoscaling.minReplicas is greater than autoscaling.maxReplicas" -}}
@@ -147,4 +155,202 @@ Checks that no schema can express.
 {{- fail (printf "topology: state.snapshot.path (%s) must be under state.mountPath (%s): the root file system is read-only" $snapshot .Values.state.mountPath) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+The pod template shared by the Deployment and the StatefulSet (workload.kind).
+*/}}
+{{- define "fraud-detector.podTemplate" -}}
+metadata:
+  labels:
+    {{- include "fraud-detector.labels" . | nindent 4 }}
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  annotations:
+    {{- if not .Values.existingTopologyConfigMap }}
+    # Roll the pods when the topology changes.
+    checksum/topology: {{ .Values.topologyYaml | default (toYaml .Values.topology) | sha256sum }}
+    {{- end }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "fraud-detector.serviceAccountName" . }}
+  automountServiceAccountToken: {{ .Values.automountServiceAccountToken }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+  enableServiceLinks: false
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: {{ .Values.securityContext.runAsUser }}
+    runAsGroup: {{ .Values.securityContext.runAsGroup }}
+    fsGroup: {{ .Values.securityContext.fsGroup }}
+    fsGroupChangePolicy: OnRootMismatch
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+    - name: fraud-detector
+      image: {{ include "fraud-detector.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args:
+        - run
+        - --topology
+        - /etc/fraud-detector/topology.yaml
+        - --http
+        - "0.0.0.0:{{ .Values.http.port }}"
+      env:
+        - name: FD_LOG_JSON
+          value: {{ .Values.logging.json | quote }}
+        - name: RUST_LOG
+          value: {{ .Values.logging.level | quote }}
+        - name: FD_STATE_DIR
+          value: {{ .Values.state.mountPath | quote }}
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        - name: POD_NAMESPACE
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.namespace
+        {{- if eq .Values.workload.kind "StatefulSet" }}
+        # The pod's name, <fullname>-<ordinal>: stable across restarts in a
+        # StatefulSet, so each replica keeps its Kafka transactional.id
+        # (topologies/kafka.yaml: ${FD_KAFKA_GROUP_ID}-${FD_REPLICA}) and a
+        # restarted replica fences its crashed predecessor.
+        - name: FD_REPLICA
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        {{- end }}
+        {{- with (include "fraud-detector.wiringEnv" .) }}
+        {{- . | nindent 8 }}
+        {{- end }}
+        {{- with .Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- with .Values.extraEnvFrom }}
+      envFrom:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      ports:
+        - name: http
+          containerPort: {{ .Values.http.port }}
+          protocol: TCP
+        {{- if .Values.mcp.enabled }}
+        # Reserved for the MCP server (later issue); nothing listens here yet.
+        - name: mcp
+          containerPort: {{ .Values.mcp.port }}
+          protocol: TCP
+        {{- end }}
+      startupProbe:
+        httpGet:
+          path: /healthz
+          port: http
+        periodSeconds: {{ .Values.probes.startup.periodSeconds }}
+        timeoutSeconds: {{ .Values.probes.startup.timeoutSeconds }}
+        failureThreshold: {{ .Values.probes.startup.failureThreshold }}
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: http
+        periodSeconds: {{ .Values.probes.liveness.periodSeconds }}
+        timeoutSeconds: {{ .Values.probes.liveness.timeoutSeconds }}
+        failureThreshold: {{ .Values.probes.liveness.failureThreshold }}
+      readinessProbe:
+        httpGet:
+          path: /readyz
+          port: http
+        periodSeconds: {{ .Values.probes.readiness.periodSeconds }}
+        timeoutSeconds: {{ .Values.probes.readiness.timeoutSeconds }}
+        failureThreshold: {{ .Values.probes.readiness.failureThreshold }}
+      resources:
+        {{- toYaml .Values.resources | nindent 8 }}
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: {{ .Values.securityContext.runAsUser }}
+        runAsGroup: {{ .Values.securityContext.runAsGroup }}
+        readOnlyRootFilesystem: true
+        allowPrivilegeEscalation: false
+        privileged: false
+        capabilities:
+          drop:
+            - ALL
+        seccompProfile:
+          type: RuntimeDefault
+      volumeMounts:
+        - name: topology
+          mountPath: /etc/fraud-detector/topology.yaml
+          subPath: topology.yaml
+          readOnly: true
+        - name: state
+          mountPath: {{ .Values.state.mountPath }}
+        - name: tmp
+          mountPath: /tmp
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+  volumes:
+    - name: topology
+      configMap:
+        name: {{ include "fraud-detector.topologyConfigMap" . }}
+        items:
+          - key: topology.yaml
+            path: topology.yaml
+    {{- if not (include "fraud-detector.stateClaimTemplate" .) }}
+    - name: state
+      {{- if .Values.state.persistence.enabled }}
+      persistentVolumeClaim:
+        claimName: {{ include "fraud-detector.stateClaim" . }}
+      {{- else }}
+      emptyDir:
+        sizeLimit: {{ .Values.state.emptyDir.sizeLimit }}
+        {{- with .Values.state.emptyDir.medium }}
+        medium: {{ . }}
+        {{- end }}
+      {{- end }}
+    {{- end }}
+    - name: tmp
+      emptyDir:
+        sizeLimit: 64Mi
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.topologySpreadConstraints }}
+  topologySpreadConstraints:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+"true" when the StatefulSet gives each replica its own state claim
+(volumeClaimTemplates) instead of one shared PersistentVolumeClaim.
+*/}}
+{{- define "fraud-detector.stateClaimTemplate" -}}
+{{- if and (eq .Values.workload.kind "StatefulSet") .Values.state.persistence.enabled (not .Values.state.persistence.existingClaim) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{- define "fraud-detector.headlessService" -}}
+{{- printf "%s-headless" (include "fraud-detector.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
