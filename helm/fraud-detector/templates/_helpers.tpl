@@ -230,6 +230,12 @@ spec:
             fieldRef:
               fieldPath: metadata.name
         {{- end }}
+        {{- if .Values.mcp.enabled }}
+        # The agent's six tools over MCP (streamable HTTP, /mcp); the
+        # topology needs an agent: section.
+        - name: FD_MCP
+          value: "0.0.0.0:{{ .Values.mcp.port }}"
+        {{- end }}
         {{- with (include "fraud-detector.wiringEnv" .) }}
         {{- . | nindent 8 }}
         {{- end }}
