@@ -389,3 +389,36 @@ fn a_streamed_investigation_decides() {
     let distance = result["distance_km"].as_f64().unwrap();
     assert!((7_400.0..7_600.0).contains(&distance), "{distance}");
 }
+
+#[test]
+fn an_approval_the_agent_raises_gets_an_alert_and_a_case() {
+    let vllm = VllmReplay::start(|_, _| {
+        Reply::Message(verdict_turn(
+            "A mule account pattern the rules missed.",
+            "BLOCK",
+            85,
+            "Mule pattern: small test payment before a cash-out.",
+        ))
+    });
+    let run = AgentRun::new(&[low_risk("TXN-RAISED", "C-901")]);
+    let agent = format!(
+        "base_url: {}\nescalate: {{actions: [APPROVE]}}\n",
+        vllm.base_url()
+    );
+    support::run(
+        &support::topology(&run.topology(&agent, "")),
+        RunOptions::default(),
+    );
+    let decision = run.decision("TXN-RAISED");
+    assert_eq!(decision["action"], "BLOCK", "{decision:#}");
+    assert_eq!(decision["agent"]["engine_action"], "APPROVE");
+    let alerts = read(&run.path("alerts.jsonl"));
+    assert!(
+        alerts.contains("\"TXN-RAISED\"") && alerts.contains("\"BLOCK\""),
+        "{alerts}"
+    );
+    let cases = run.cases();
+    assert_eq!(cases.len(), 1, "{cases:#?}");
+    assert_eq!(cases[0]["action"], "BLOCK");
+    assert_eq!(cases[0]["status"], "AGENT_DECIDED");
+}

@@ -219,6 +219,14 @@ impl Escalator {
         self.count_tools(&session);
         session.outcome = Some(final_decision.clone());
         self.close_case(&session);
+        if let Some(learning) = outcome.deferred_learning.take() {
+            if final_decision.action == Action::Approve {
+                self.investigator
+                    .toolbox()
+                    .engine()
+                    .learn_deferred(&learning);
+            }
+        }
         apply(
             &mut outcome,
             &session,
@@ -284,6 +292,9 @@ fn apply(
     decision.agent = Some(review);
     if final_decision.action == Action::Approve {
         outcome.alert = None;
+    } else if outcome.alert.is_none() {
+        // Raised from APPROVE: alert like any REVIEW or BLOCK.
+        outcome.alert = Some(crate::engine::alert_for(decision));
     }
     if let Some(alert) = outcome.alert.as_mut() {
         alert.action = final_decision.action;

@@ -6,15 +6,17 @@ use super::config::{BoundsConfig, EscalateConfig};
 use crate::domain::{Action, Decision};
 
 pub fn should_escalate(escalate: &EscalateConfig, decision: &Decision) -> bool {
-    if escalate.actions.contains(&decision.action) {
+    escalates(escalate, decision.action, decision.risk_score)
+}
+
+/// As [`should_escalate`], for an action and score before the decision exists.
+pub fn escalates(escalate: &EscalateConfig, action: Action, score: i32) -> bool {
+    if escalate.actions.contains(&action) {
         return true;
     }
     match (escalate.risk_min, escalate.risk_max) {
         (None, None) => false,
-        (min, max) => {
-            let score = decision.risk_score;
-            min.is_none_or(|min| score >= min) && max.is_none_or(|max| score <= max)
-        }
+        (min, max) => min.is_none_or(|min| score >= min) && max.is_none_or(|max| score <= max),
     }
 }
 

@@ -7,7 +7,7 @@ mod outcome;
 mod place;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use outcome::Outcome;
+pub use outcome::{alert_for, DeferredLearning, Outcome};
 pub use place::{distance_km, locate, Located};
 
 use crate::domain::{Action, Label, Millis, Transaction};
@@ -31,7 +31,12 @@ pub struct Engine {
     features: bool,
     /// Scores every transaction alongside the rules.
     model: Option<Arc<ModelSlot>>,
+    /// Which (action, risk) go to the LLM agent, when there is one.
+    escalates: Option<EscalationPolicy>,
 }
+
+/// Whether a concluded (action, risk score) goes to the LLM agent.
+pub type EscalationPolicy = Arc<dyn Fn(Action, i32) -> bool + Send + Sync>;
 
 /// A transaction seen by state and judged by the rules, before the model
 /// has scored it and before the customer's profile learns from it.
@@ -79,6 +84,7 @@ impl Engine {
             clock,
             features: false,
             model: None,
+            escalates: None,
         })
     }
 
@@ -100,6 +106,21 @@ impl Engine {
     pub fn with_model(mut self, model: Arc<ModelSlot>) -> Engine {
         self.model = Some(model);
         self
+    }
+
+    /// An APPROVE this policy escalates is learned only after the agent also
+    /// approves it, so a device, IP or place the agent blocks never becomes
+    /// "familiar"; it also gets a case for the agent's record.
+    pub fn with_escalation(mut self, policy: EscalationPolicy) -> Engine {
+        self.escalates = Some(policy);
+        self
+    }
+
+    /// Learns what an escalated APPROVE held back, once the agent approved it.
+    pub fn learn_deferred(&self, learning: &DeferredLearning) {
+        self.state
+            .customer_mut(learning.customer_key)
+            .learn(&learning.observation);
     }
 
     pub fn model(&self) -> Option<&Arc<ModelSlot>> {
@@ -255,12 +276,17 @@ impl Engine {
                 .max(self.rules.action_for(verdict.risk_score));
         }
         let opinion = opinion.map(|opinion| self.explained(opinion, &verdict, features.as_ref()));
-        if verdict.action == Action::Approve {
+        let escalated = self
+            .escalates
+            .as_ref()
+            .is_some_and(|escalates| escalates(verdict.action, verdict.risk_score));
+        let approved = verdict.action == Action::Approve;
+        if approved && !escalated {
             self.state
                 .customer_mut(customer_key)
                 .learn(&facts.observation);
         }
-        outcome::assemble(
+        let mut outcome = outcome::assemble(
             self,
             outcome::Inputs {
                 transaction,
@@ -271,8 +297,14 @@ impl Engine {
                 started,
                 features: features.filter(|_| self.features),
                 model: opinion,
+                escalated,
             },
-        )
+        );
+        outcome.deferred_learning = (approved && escalated).then_some(DeferredLearning {
+            customer_key,
+            observation: facts.observation,
+        });
+        outcome
     }
 
     /// Adds the feature contributions to a REVIEW or BLOCK.

@@ -8,7 +8,7 @@ use crate::domain::{
 use crate::model::{FeatureVector, ModelOpinion};
 use crate::rules::{Signals, Verdict};
 use crate::state::time::to_millis;
-use crate::state::History;
+use crate::state::{History, Observation};
 use chrono::{DateTime, Datelike};
 use std::time::Instant;
 use xxhash_rust::xxh3::xxh3_64;
@@ -24,6 +24,16 @@ pub struct Outcome {
     pub features: Option<FeatureVector>,
     /// A hard-block rule fired (an escalation may never lower this BLOCK).
     pub hard_block: bool,
+    /// An APPROVE going to the agent: the profile learns from it only if
+    /// the agent's final action is APPROVE too ([`Engine::learn_deferred`]).
+    pub deferred_learning: Option<DeferredLearning>,
+}
+
+/// What a customer's profile would have learned from an escalated APPROVE.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeferredLearning {
+    pub(super) customer_key: u64,
+    pub(super) observation: Observation,
 }
 
 pub(super) struct Inputs<'a> {
@@ -35,6 +45,8 @@ pub(super) struct Inputs<'a> {
     pub started: Instant,
     pub features: Option<FeatureVector>,
     pub model: Option<ModelOpinion>,
+    /// Goes to the agent: an APPROVE gets a case too, for the agent's record.
+    pub escalated: bool,
 }
 
 pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
@@ -42,23 +54,16 @@ pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
     let decision = decision(engine, &inputs, reasons);
     let features = inputs.features;
     let hard_block = inputs.verdict.hard_block;
-    if decision.action == Action::Approve {
-        return Outcome {
-            decision,
-            alert: None,
-            case: None,
-            features,
-            hard_block,
-        };
-    }
-    let alert = alert(&decision);
-    let case = case(engine, &inputs, &decision);
+    let approved = decision.action == Action::Approve;
+    let alert = (!approved).then(|| alert_for(&decision));
+    let case = (!approved || inputs.escalated).then(|| case(engine, &inputs, &decision));
     Outcome {
         decision,
-        alert: Some(alert),
-        case: Some(case),
+        alert,
+        case,
         features,
         hard_block,
+        deferred_learning: None,
     }
 }
 
@@ -108,7 +113,8 @@ fn severity(decision: &Decision) -> Severity {
     }
 }
 
-fn alert(decision: &Decision) -> Alert {
+/// The alert for a REVIEW or BLOCK decision.
+pub fn alert_for(decision: &Decision) -> Alert {
     Alert {
         alert_id: format!("alr-{}", decision.transaction_id),
         decision_id: decision.decision_id.clone(),

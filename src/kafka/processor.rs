@@ -113,7 +113,7 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
         telemetry.attach_model(model.clone());
         engine = engine.with_model(model);
     }
-    let engine = Arc::new(engine);
+    let engine = Arc::new(crate::runtime::with_escalation(engine, topology));
     if options.handle_signals {
         tokio::spawn(crate::runtime::stop_on_signal(
             options.shutdown.clone(),

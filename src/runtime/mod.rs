@@ -134,7 +134,7 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
         telemetry.attach_model(model.clone());
         engine = engine.with_model(model.clone());
     }
-    let engine = Arc::new(engine);
+    let engine = Arc::new(with_escalation(engine, topology));
     if let Some(console) = &options.console {
         console.attach_engine(engine.clone());
     }
@@ -280,6 +280,20 @@ fn start_sinks(topology: &Topology) -> Result<(WorkerOutputs, SinkTasks), Runtim
         dead_letters: start(Output::DeadLetters, &sinks.dead_letters)?,
     };
     Ok((outputs, tasks))
+}
+
+/// With an agent, the engine holds back what escalated approvals would
+/// teach a profile until the agent approves them too.
+pub(crate) fn with_escalation(engine: Engine, topology: &Topology) -> Engine {
+    match &topology.agent {
+        Some(agent) => {
+            let escalate = agent.escalate.clone();
+            engine.with_escalation(Arc::new(move |action, risk_score| {
+                crate::agent::policy::escalates(&escalate, action, risk_score)
+            }))
+        }
+        None => engine,
+    }
 }
 
 /// The LLM agent and, if configured, its MCP server, when the topology has an `agent:` section.

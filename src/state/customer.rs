@@ -46,7 +46,7 @@ impl AmountStats {
 }
 
 /// One transaction as the customer's state takes it in.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Observation {
     pub at: Secs,
     pub amount: f64,

@@ -146,7 +146,7 @@ pub struct WindowValue {
 }
 
 /// An amount as the windows count it: whole cents, saturating.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Amount {
     pub cents: u32,
     pub small: bool,

@@ -56,6 +56,10 @@ impl Toolbox {
         })
     }
 
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     pub fn cases(&self) -> &CaseStore {
         &self.cases
     }
