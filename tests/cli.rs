@@ -236,3 +236,20 @@ fn produce_writes_the_requested_count_at_a_rate() {
     assert_eq!(lines.len(), 300);
     assert!(lines.iter().all(|line| line["transaction_id"].is_string()));
 }
+
+#[test]
+fn the_console_is_refused_with_a_kafka_source() {
+    // Refused before any broker is contacted: nothing listens on this port.
+    let output = Command::new(env!("CARGO_BIN_EXE_fraud-detector"))
+        .args(["run", "--topology", "topologies/kafka.yaml"])
+        .args(["--http", "127.0.0.1:0", "--console"])
+        .env("FD_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("console (--console) is not available with a Kafka source"),
+        "{stderr}"
+    );
+}

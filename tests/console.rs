@@ -171,3 +171,62 @@ fn the_api_needs_the_token() {
     assert_eq!(page.status().as_u16(), 200, "the page itself holds no data");
     detector.stop();
 }
+
+/// A submission is a transaction of the pipeline: its decision is on the
+/// decisions output, a refused one on the dead letters, and the run's books
+/// count both under the source `console`; a verdict is kept on the labels output.
+#[test]
+fn submissions_and_verdicts_are_written_to_the_outputs() {
+    let labels_sink = "  labels: {type: file, path: \"{out}/labels.jsonl\"}\n";
+    let detector = Detector::start(console(), &(generator(50, 0.0) + labels_sink));
+    let seed = std::fs::read_to_string("tests/fixtures/seed_003.jsonl").unwrap();
+    let high_risk = seed.lines().nth(1).unwrap();
+    let (status, answer) = detector.api_post("/api/submit", high_risk);
+    assert_eq!(status, 200, "{answer}");
+    let transaction_id = answer["decision"]["transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, letter) = detector.api_post("/api/submit", "{\"transaction_id\": 7}");
+    assert_eq!(status, 422, "{letter}");
+    let verdict = serde_json::json!({
+        "transaction_id": transaction_id, "customer_id": "C-12345", "verdict": "confirmed_fraud"
+    });
+    let (status, answer) = detector.api_post("/api/verdicts", &verdict.to_string());
+    assert_eq!(status, 200, "{answer}");
+    let (report, out) = detector.stop_keeping_output();
+    let out = out.path();
+
+    let decisions = std::fs::read_to_string(out.join("d.jsonl")).unwrap();
+    let written: Vec<&str> = decisions
+        .lines()
+        .filter(|line| line.contains(&format!("\"transaction_id\":\"{transaction_id}\"")))
+        .collect();
+    assert_eq!(written.len(), 1, "one decision for the submission");
+    assert!(
+        written[0].contains("\"action\":\"BLOCK\""),
+        "{}",
+        written[0]
+    );
+    let dead_letters = std::fs::read_to_string(out.join("dl.jsonl")).unwrap();
+    assert_eq!(dead_letters.lines().count(), 1, "{dead_letters}");
+    assert!(
+        dead_letters.contains("\"source\":\"console\""),
+        "{dead_letters}"
+    );
+    let labels = std::fs::read_to_string(out.join("labels.jsonl")).unwrap();
+    let label: serde_json::Value = serde_json::from_str(labels.trim()).unwrap();
+    assert_eq!(label["transaction_id"], transaction_id.as_str());
+    assert_eq!(label["is_fraud"], true);
+    assert!(
+        label["source"].as_str().unwrap().starts_with("analyst:"),
+        "{label}"
+    );
+    assert!(report.counters.balanced(), "{:?}", report.counters);
+    assert_eq!(report.counters.dead_letters(), 1);
+    assert_eq!(
+        decisions.lines().count() as u64,
+        report.counters.decisions(),
+        "every counted decision is written"
+    );
+}

@@ -13,6 +13,7 @@ mod cases;
 mod customer;
 mod live;
 mod mask;
+mod outputs;
 mod routes;
 mod stats;
 mod submit;
@@ -26,6 +27,7 @@ pub use view::LiveDecision;
 use crate::agent::Escalator;
 use crate::engine::{Engine, Outcome};
 use crate::runtime::Observer;
+use crate::telemetry::Telemetry;
 use std::sync::{Arc, OnceLock};
 
 /// The console's settings (`--console`, `--console-token`, `--console-trusted-header`).
@@ -46,6 +48,7 @@ pub struct Console {
     engine: OnceLock<Arc<Engine>>,
     agent: OnceLock<Arc<Escalator>>,
     cases: Option<std::path::PathBuf>,
+    outputs: outputs::Outputs,
 }
 
 impl Console {
@@ -62,6 +65,7 @@ impl Console {
             engine: OnceLock::new(),
             agent: OnceLock::new(),
             cases: config.cases,
+            outputs: outputs::Outputs::default(),
         })
     }
 
@@ -77,6 +81,21 @@ impl Console {
 
     fn engine(&self) -> Option<&Arc<Engine>> {
         self.engine.get()
+    }
+
+    /// The pipeline's outputs: submissions are written there while it runs.
+    pub fn attach_outputs(
+        &self,
+        outputs: crate::runtime::WorkerOutputs,
+        telemetry: Arc<Telemetry>,
+    ) {
+        self.outputs.attach(outputs, telemetry);
+    }
+
+    /// The pipeline drains: submissions are refused from now on, and the
+    /// sinks close once those already taken in are written.
+    pub fn detach_outputs(&self) {
+        self.outputs.detach();
     }
 
     /// The LLM agent: submissions it wants are escalated, its cases listed.

@@ -2,11 +2,13 @@
 //! decides it against the same state the stream builds, and the answer comes
 //! back with every reason, its evidence and the model's opinion.
 //!
-//! Submissions are decided beside the workers, not routed through them: the
-//! decision joins the live view and the customer's state, but not the
-//! topology's output streams (an analyst's what-if is not a payment).
+//! A submission is a transaction: it joins the customer's state, and its
+//! decision, alert and case are written to the topology's outputs (see
+//! `outputs`). It is decided beside the workers, not routed through them, so
+//! it is not ordered against the stream's transactions of the same customer.
 
 use super::mask::mask_option;
+use super::outputs::{Port, SOURCE};
 use super::view::{LiveDecision, Origin};
 use super::Console;
 use crate::agent::Escalator;
@@ -14,6 +16,7 @@ use crate::codecs::{Codec, CodecKind};
 use crate::domain::{now_millis, Alert, DeadLetter, Decision, Millis, Transaction};
 use crate::engine::{locate, Engine, Outcome};
 use crate::geo::Gazetteer;
+use crate::runtime::WorkerError;
 use crate::sources::decode_transaction;
 use crate::state::time::to_millis;
 use axum::body::Bytes;
@@ -63,7 +66,7 @@ pub struct Submitted {
 
 /// Decides, and when the agent wants the decision, waits for its review.
 pub async fn submit(State(console): State<Arc<Console>>, body: Bytes) -> Response {
-    let (transaction, outcome) = match decide(&console, &body).await {
+    let (transaction, outcome, port) = match decide(&console, &body).await {
         Ok(decided) => decided,
         Err(response) => return response,
     };
@@ -71,15 +74,17 @@ pub async fn submit(State(console): State<Arc<Console>>, body: Bytes) -> Respons
         Some(agent) => agent.review(transaction.clone(), outcome).await,
         None => outcome,
     };
-    show(&console, &transaction, &outcome);
+    if let Err(response) = write(&console, port, &transaction, &outcome).await {
+        return response;
+    }
     Json(submitted(transaction, outcome)).into_response()
 }
 
 /// As `submit`, as server-sent events: `decision` (the engine's), then for
 /// an escalated transaction each `step` of the agent's investigation as it
-/// happens and the `final` decision.
+/// happens and the `final` decision; `error` if it could not be written.
 pub async fn submit_stream(State(console): State<Arc<Console>>, body: Bytes) -> Response {
-    let (transaction, outcome) = match decide(&console, &body).await {
+    let (transaction, outcome, port) = match decide(&console, &body).await {
         Ok(decided) => decided,
         Err(response) => return response,
     };
@@ -94,39 +99,93 @@ pub async fn submit_stream(State(console): State<Arc<Console>>, body: Bytes) -> 
         &Escalated::new(engine_view, agent.is_some()),
     ));
     match agent {
-        None => show(&console, &transaction, &outcome),
+        None => {
+            if let Err(error) = port.decided(outcome.clone()).await {
+                let _ = events.send(error_event(&error));
+            } else {
+                show(&console, &transaction, &outcome);
+            }
+        }
         Some(agent) => {
-            tokio::spawn(investigate(console, agent, transaction, outcome, events));
+            let investigation = Investigation {
+                console,
+                port,
+                transaction,
+                events,
+            };
+            tokio::spawn(investigation.run(agent, outcome));
         }
     }
     let stream = UnboundedReceiverStream::new(receiver).map(Ok::<Event, Infallible>);
     Sse::new(stream).into_response()
 }
 
-async fn investigate(
+/// An escalated submission, streamed to the analyst as the agent works.
+struct Investigation {
     console: Arc<Console>,
-    agent: Arc<Escalator>,
+    port: Port,
     transaction: Transaction,
-    outcome: Outcome,
     events: mpsc::UnboundedSender<Event>,
-) {
-    let (watcher, mut steps) = mpsc::unbounded_channel();
-    let forward = events.clone();
-    let forwarding = tokio::spawn(async move {
-        while let Some(step) = steps.recv().await {
-            let _ = forward.send(json_event("step", &step));
+}
+
+impl Investigation {
+    async fn run(self, agent: Arc<Escalator>, outcome: Outcome) {
+        let Investigation {
+            console,
+            port,
+            transaction,
+            events,
+        } = self;
+        let (watcher, mut steps) = mpsc::unbounded_channel();
+        let forward = events.clone();
+        let forwarding = tokio::spawn(async move {
+            while let Some(step) = steps.recv().await {
+                let _ = forward.send(json_event("step", &step));
+            }
+        });
+        let reviewed = agent
+            .review_watched(transaction.clone(), outcome, Some(watcher))
+            .await;
+        // The watcher is dropped with the session: every step is forwarded first.
+        let _ = forwarding.await;
+        if let Err(error) = port.decided(reviewed.clone()).await {
+            let _ = events.send(error_event(&error));
+            return;
         }
-    });
-    let reviewed = agent
-        .review_watched(transaction.clone(), outcome, Some(watcher))
-        .await;
-    // The watcher is dropped with the session: every step is forwarded first.
-    let _ = forwarding.await;
-    show(&console, &transaction, &reviewed);
-    let _ = events.send(json_event(
-        "final",
-        &Escalated::new(submitted(transaction, reviewed), false),
-    ));
+        show(&console, &transaction, &reviewed);
+        let _ = events.send(json_event(
+            "final",
+            &Escalated::new(submitted(transaction, reviewed), false),
+        ));
+    }
+}
+
+/// Writes the decision to the outputs, then shows it.
+async fn write(
+    console: &Console,
+    port: Port,
+    transaction: &Transaction,
+    outcome: &Outcome,
+) -> Result<(), Response> {
+    port.decided(outcome.clone())
+        .await
+        .map_err(|error| outputs_closed(&error))?;
+    show(console, transaction, outcome);
+    Ok(())
+}
+
+fn outputs_closed(error: &WorkerError) -> Response {
+    let error = format!("the decision was made but not written: {error}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(serde_json::json!({"error": error})),
+    )
+        .into_response()
+}
+
+fn error_event(error: &WorkerError) -> Event {
+    let error = format!("the decision was made but not written: {error}");
+    json_event("error", &serde_json::json!({"error": error}))
 }
 
 /// The engine's decision, and whether the agent is about to review it.
@@ -153,15 +212,23 @@ fn json_event(name: &str, value: &impl Serialize) -> Event {
         .unwrap_or_else(|_| Event::default().event("error").data("unserializable"))
 }
 
-async fn decide(console: &Console, body: &Bytes) -> Result<(Transaction, Outcome), Response> {
+/// Takes the submission in and decides it; a refused one is written to the
+/// dead letters and answered with its letter.
+async fn decide(console: &Console, body: &Bytes) -> Result<(Transaction, Outcome, Port), Response> {
     let Some(engine) = console.engine().cloned() else {
         return Err(unavailable());
+    };
+    let Some(port) = console.outputs.take_in() else {
+        return Err(draining());
     };
     let started = Instant::now();
     let transaction = match decode_transaction(&Codec::new(CodecKind::Json), body) {
         Ok(transaction) => transaction,
         Err((kind, reason)) => {
-            let letter = DeadLetter::new("console", "submission".into(), kind, reason, body);
+            let letter = DeadLetter::new(SOURCE, "submission".into(), kind, reason, body);
+            if let Err(error) = port.refused(letter.clone()).await {
+                tracing::error!(%error, "a refused submission could not be dead-lettered");
+            }
             return Err((StatusCode::UNPROCESSABLE_ENTITY, Json(letter)).into_response());
         }
     };
@@ -171,8 +238,10 @@ async fn decide(console: &Console, body: &Bytes) -> Result<(Transaction, Outcome
         (transaction, outcome)
     })
     .await;
-    decided
-        .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "the decision failed\n").into_response())
+    match decided {
+        Ok((transaction, outcome)) => Ok((transaction, outcome, port)),
+        Err(_) => Err((StatusCode::INTERNAL_SERVER_ERROR, "the decision failed\n").into_response()),
+    }
 }
 
 /// Into the live view and the counters, as the workers' decisions are.
@@ -196,6 +265,14 @@ fn stream_now(engine: &Engine) -> Millis {
         0 => now_millis(),
         watermark => to_millis(watermark),
     }
+}
+
+pub(super) fn draining() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(serde_json::json!({"error": "the pipeline is draining: no new submissions"})),
+    )
+        .into_response()
 }
 
 pub fn unavailable() -> Response {

@@ -53,29 +53,37 @@ pub async fn verdict(
         request,
         to_millis(engine.state().watermark()),
     );
-    let Some((label, result)) = engine.accept_label(label.clone()) else {
-        return Json(VerdictAnswer {
+    let Some(port) = console.outputs.port() else {
+        return super::submit::draining();
+    };
+    let answer = match engine.accept_label(label.clone()) {
+        None => VerdictAnswer {
             label,
             applied: false,
             customer_marked: false,
             terminal_counted: false,
-        })
-        .into_response();
-    };
-    match result {
-        Ok(effect) => Json(VerdictAnswer {
+        },
+        Some((label, Ok(effect))) => VerdictAnswer {
             label,
             applied: true,
             customer_marked: effect.customer_marked,
             terminal_counted: effect.terminal_counted,
-        })
-        .into_response(),
-        Err(error) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(serde_json::json!({"error": error.to_string(), "label": label})),
+        },
+        Some((label, Err(error))) => {
+            let refused = serde_json::json!({"error": error.to_string(), "label": label});
+            return (StatusCode::UNPROCESSABLE_ENTITY, Json(refused)).into_response();
+        }
+    };
+    // Accepted (applied, or waiting for its time): kept on the labels output.
+    if let Err(error) = port.verdict(answer.label.clone()).await {
+        let error = format!("the verdict was applied but not written: {error}");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": error})),
         )
-            .into_response(),
+            .into_response();
     }
+    Json(answer).into_response()
 }
 
 /// Reported "now" in the stream's event time (its watermark), so the label

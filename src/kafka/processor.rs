@@ -62,6 +62,13 @@ pub fn topology_problems(topology: &Topology) -> Vec<(String, String)> {
             "a Kafka source runs alone in its exactly-once loop: remove the other sources".into(),
         ));
     }
+    if topology.sinks.labels.is_some() {
+        problems.push((
+            "sinks.labels".into(),
+            "analysts' verdicts come from the console, which does not run with a Kafka source"
+                .into(),
+        ));
+    }
     for (output, sink) in sinks(topology) {
         match sink {
             Some(SinkConfig::Kafka(sink)) if sink.bootstrap_servers != source.bootstrap_servers => {
@@ -82,13 +89,14 @@ pub fn topology_problems(topology: &Topology) -> Vec<(String, String)> {
     problems
 }
 
-fn sinks(topology: &Topology) -> [(Output, Option<&SinkConfig>); 4] {
+fn sinks(topology: &Topology) -> [(Output, Option<&SinkConfig>); 5] {
     let sinks = &topology.sinks;
     [
         (Output::Decisions, Some(&sinks.decisions)),
         (Output::Alerts, sinks.alerts.as_ref()),
         (Output::Cases, sinks.cases.as_ref()),
         (Output::DeadLetters, Some(&sinks.dead_letters)),
+        (Output::Labels, sinks.labels.as_ref()),
     ]
 }
 
@@ -97,6 +105,13 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     let started = Instant::now();
     let (name, source) = kafka_source(topology)
         .ok_or_else(|| KafkaError::Setup("the topology has no Kafka source".into()))?;
+    if options.console.is_some() {
+        // Its decisions would bypass the exactly-once transactions and the changelog.
+        return Err(KafkaError::Setup(
+            "the analyst console (--console) is not available with a Kafka source".into(),
+        )
+        .into());
+    }
     let telemetry = options.telemetry.clone().unwrap_or_else(|| {
         Arc::new(Telemetry::with_counters(
             options.counters.clone().unwrap_or_default(),

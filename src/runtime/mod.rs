@@ -19,7 +19,8 @@ pub use escalating::AgentLink;
 pub use router::{Closed, DeadLetterOutput, Router};
 pub use shutdown::Shutdown;
 pub use work::Work;
-pub use worker::{OutputPort, Worker, WorkerError, WorkerOutputs};
+pub(crate) use worker::record_outcome;
+pub use worker::{OutputPort, Pending, Worker, WorkerError, WorkerOutputs};
 
 use crate::engine::{Engine, Outcome, SystemClock};
 use crate::model::ModelSlot;
@@ -157,6 +158,9 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
         codec: outputs.dead_letters.codec.clone(),
         delivery: outputs.dead_letters.delivery.clone(),
     };
+    if let Some(console) = &options.console {
+        console.attach_outputs(outputs.clone(), telemetry.clone());
+    }
     drop(outputs);
     let traces = match &topology.telemetry.traces {
         Some(config) => Some(telemetry::Traces::start(config)?),
@@ -184,6 +188,9 @@ pub async fn run(topology: &Topology, options: RunOptions) -> Result<RunReport, 
     telemetry.set_ready(true);
     let source_reports = join_threads(sources).await;
     telemetry.set_ready(false);
+    if let Some(console) = &options.console {
+        console.detach_outputs();
+    }
     let worker_results = join_threads(workers).await;
     let mut sink_reports = Vec::new();
     while let Some(joined) = sinks.join_next().await {
@@ -278,6 +285,11 @@ fn start_sinks(topology: &Topology) -> Result<(WorkerOutputs, SinkTasks), Runtim
             .map(|config| start(Output::Cases, config))
             .transpose()?,
         dead_letters: start(Output::DeadLetters, &sinks.dead_letters)?,
+        labels: sinks
+            .labels
+            .as_ref()
+            .map(|config| start(Output::Labels, config))
+            .transpose()?,
     };
     Ok((outputs, tasks))
 }

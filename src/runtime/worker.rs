@@ -42,6 +42,8 @@ pub struct WorkerOutputs {
     pub alerts: Option<OutputPort>,
     pub cases: Option<OutputPort>,
     pub dead_letters: OutputPort,
+    /// Analysts' verdicts: only the console writes here.
+    pub labels: Option<OutputPort>,
 }
 
 impl WorkerOutputs {
@@ -50,6 +52,7 @@ impl WorkerOutputs {
             Some(&self.decisions),
             self.alerts.as_ref(),
             self.cases.as_ref(),
+            self.labels.as_ref(),
         ]
         .into_iter()
         .flatten()
@@ -59,12 +62,13 @@ impl WorkerOutputs {
 }
 
 #[derive(Default)]
-pub(super) struct Pending {
+pub struct Pending {
     decisions: RecordBatch,
     actions: Vec<Action>,
     alerts: RecordBatch,
     cases: RecordBatch,
     dead_letters: RecordBatch,
+    labels: RecordBatch,
 }
 
 pub struct Worker {
@@ -226,24 +230,8 @@ impl Worker {
         outcome: Outcome,
         pending: &mut Pending,
     ) -> Result<(), WorkerError> {
-        let key = &outcome.decision.customer_id;
-        let decision_port = &self.outputs.decisions;
-        pending
-            .decisions
-            .push(encode(decision_port, key, &outcome.decision)?);
-        pending.actions.push(outcome.decision.action);
-        self.telemetry
-            .decision_latency
-            .record_ns(outcome.decision.latency_us.max(0) as u64 * 1_000);
-        if outcome.decision.late {
-            Counters::incr(&self.telemetry.counters.late_events);
-        }
-        if let (Some(alert), Some(port)) = (&outcome.alert, &self.outputs.alerts) {
-            pending.alerts.push(encode(port, key, alert)?);
-        }
-        if let (Some(case), Some(port)) = (&outcome.case, &self.outputs.cases) {
-            pending.cases.push(encode(port, key, case)?);
-        }
+        pending.add_outcome(&self.outputs, &outcome)?;
+        record_outcome(&self.telemetry, &outcome);
         if let Some(observer) = &self.observer {
             observer.on_outcome(&outcome);
         }
@@ -267,43 +255,97 @@ impl Worker {
                     error.to_string(),
                     &payload,
                 );
-                pending.dead_letters.push(encode(
-                    &self.outputs.dead_letters,
-                    &letter.source,
-                    &letter,
-                )?);
+                pending.add_dead_letter(&self.outputs, &letter)?;
             }
         }
         Ok(())
     }
 
-    /// Sends what the batch produced, then counts it: a record is counted
-    /// once it is in its sink's queue.
     pub(super) fn send(&self, pending: Pending) -> Result<(), WorkerError> {
+        pending.send(&self.outputs, &self.telemetry)
+    }
+}
+
+/// The latency and lateness of a decision, as the metrics see them.
+pub(crate) fn record_outcome(telemetry: &Telemetry, outcome: &Outcome) {
+    telemetry
+        .decision_latency
+        .record_ns(outcome.decision.latency_us.max(0) as u64 * 1_000);
+    if outcome.decision.late {
+        Counters::incr(&telemetry.counters.late_events);
+    }
+}
+
+impl Pending {
+    /// Encodes a decision and the alert and case that go with it.
+    pub fn add_outcome(
+        &mut self,
+        outputs: &WorkerOutputs,
+        outcome: &Outcome,
+    ) -> Result<(), WorkerError> {
+        let key = &outcome.decision.customer_id;
+        self.decisions
+            .push(encode(&outputs.decisions, key, &outcome.decision)?);
+        self.actions.push(outcome.decision.action);
+        if let (Some(alert), Some(port)) = (&outcome.alert, &outputs.alerts) {
+            self.alerts.push(encode(port, key, alert)?);
+        }
+        if let (Some(case), Some(port)) = (&outcome.case, &outputs.cases) {
+            self.cases.push(encode(port, key, case)?);
+        }
+        Ok(())
+    }
+
+    pub fn add_dead_letter(
+        &mut self,
+        outputs: &WorkerOutputs,
+        letter: &DeadLetter,
+    ) -> Result<(), WorkerError> {
+        self.dead_letters
+            .push(encode(&outputs.dead_letters, &letter.source, letter)?);
+        Ok(())
+    }
+
+    /// Encodes an analyst's verdict, when the topology keeps them.
+    pub fn add_label(&mut self, outputs: &WorkerOutputs, label: &Label) -> Result<(), WorkerError> {
+        if let Some(port) = &outputs.labels {
+            let key = label.customer_id.as_deref().unwrap_or_default();
+            self.labels.push(encode(port, key, label)?);
+        }
+        Ok(())
+    }
+
+    /// Sends what was collected, then counts it: a record is counted once it
+    /// is in its sink's queue. Blocks while a sink's queue is full.
+    pub fn send(self, outputs: &WorkerOutputs, telemetry: &Telemetry) -> Result<(), WorkerError> {
         let Pending {
             decisions,
             actions,
             alerts,
             cases,
             dead_letters,
-        } = pending;
+            labels,
+        } = self;
         let (alert_count, case_count) = (alerts.len() as u64, cases.len() as u64);
-        send_batch(&self.outputs.decisions, decisions)?;
-        if let Some(port) = &self.outputs.alerts {
+        send_batch(&outputs.decisions, decisions)?;
+        if let Some(port) = &outputs.alerts {
             send_batch(port, alerts)?;
         }
-        if let Some(port) = &self.outputs.cases {
+        if let Some(port) = &outputs.cases {
             send_batch(port, cases)?;
         }
-        send_batch(&self.outputs.dead_letters, dead_letters)?;
-        for action in actions {
-            self.telemetry.counters.decided(action);
+        send_batch(&outputs.dead_letters, dead_letters)?;
+        if let Some(port) = &outputs.labels {
+            send_batch(port, labels)?;
         }
-        self.telemetry
+        for action in actions {
+            telemetry.counters.decided(action);
+        }
+        telemetry
             .counters
             .alerts
             .fetch_add(alert_count, Ordering::Relaxed);
-        self.telemetry
+        telemetry
             .counters
             .cases
             .fetch_add(case_count, Ordering::Relaxed);

@@ -43,14 +43,17 @@ pub enum Output {
     Alerts,
     Cases,
     DeadLetters,
+    /// Analysts' verdicts from the console, as labels.
+    Labels,
 }
 
 impl Output {
-    pub const ALL: [Output; 4] = [
+    pub const ALL: [Output; 5] = [
         Output::Decisions,
         Output::Alerts,
         Output::Cases,
         Output::DeadLetters,
+        Output::Labels,
     ];
 
     pub fn key(self) -> &'static str {
@@ -59,18 +62,20 @@ impl Output {
             Output::Alerts => "alerts",
             Output::Cases => "cases",
             Output::DeadLetters => "dead_letters",
+            Output::Labels => "labels",
         }
     }
 
     /// The Avro schema of the records this output carries, as JSON.
     pub fn schema_json(self) -> String {
         use crate::codecs::Record as _;
-        use crate::domain::{Alert, CaseLog, DeadLetter, Decision};
+        use crate::domain::{Alert, CaseLog, DeadLetter, Decision, Label};
         let schema = match self {
             Output::Decisions => Decision::schema(),
             Output::Alerts => Alert::schema(),
             Output::Cases => CaseLog::schema(),
             Output::DeadLetters => DeadLetter::schema(),
+            Output::Labels => Label::schema(),
         };
         // Not the canonical form: it drops logical types, docs and defaults.
         serde_json::to_string(schema).unwrap_or_else(|_| schema.canonical_form())

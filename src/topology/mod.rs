@@ -55,6 +55,10 @@ pub struct SinksConfig {
     #[serde(default)]
     pub cases: Option<SinkConfig>,
     pub dead_letters: SinkConfig,
+    /// Analysts' verdicts from the console, in the label stream's format:
+    /// a record of who judged what, to replay as labels or train on.
+    #[serde(default)]
+    pub labels: Option<SinkConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,6 +194,7 @@ impl Topology {
             ("alerts", self.sinks.alerts.as_ref()),
             ("cases", self.sinks.cases.as_ref()),
             ("dead_letters", Some(&self.sinks.dead_letters)),
+            ("labels", self.sinks.labels.as_ref()),
         ];
         for (name, sink) in sinks {
             if let Some(sink) = sink {
@@ -294,5 +299,22 @@ mod tests {
             ["sources.tx.path", "sinks.decisions.codec", "engine"],
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_kafka_topology_has_no_labels_output() {
+        let kafka = |topic: &str| {
+            format!("{{type: kafka, bootstrap_servers: 127.0.0.1:9092, topic: {topic}}}")
+        };
+        let text = format!(
+            "sources:\n  tx: {{type: kafka, bootstrap_servers: 127.0.0.1:9092, topic: tx, group_id: g}}\n\
+             sinks:\n  decisions: {}\n  dead_letters: {}\n  labels: {}\n",
+            kafka("d"),
+            kafka("dl"),
+            kafka("l")
+        );
+        let error = Topology::parse(&text, Path::new("t.yaml")).unwrap_err();
+        assert_eq!(error.problems[0].key, "sinks.labels", "{error}");
+        assert!(error.to_string().contains("console"), "{error}");
     }
 }

@@ -68,6 +68,21 @@ impl Detector {
         detector
     }
 
+    /// POSTs `body` to the API with the token.
+    pub fn api_post(&self, path: &str, body: &str) -> (u16, Value) {
+        let response = reqwest::blocking::Client::new()
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json().unwrap_or(Value::Null),
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
@@ -87,8 +102,14 @@ impl Detector {
     }
 
     pub fn stop(self) -> runtime::RunReport {
+        self.stop_keeping_output().0
+    }
+
+    /// Stops, and hands over the directory `{out}` stood for.
+    pub fn stop_keeping_output(self) -> (runtime::RunReport, tempfile::TempDir) {
         self.shutdown.trigger();
-        self.tokio.block_on(self.run).unwrap().unwrap()
+        let report = self.tokio.block_on(self.run).unwrap().unwrap();
+        (report, self._out)
     }
 }
 
