@@ -13,7 +13,7 @@ use super::view::{LiveDecision, Origin};
 use super::Console;
 use crate::agent::Escalator;
 use crate::codecs::{Codec, CodecKind};
-use crate::domain::{now_millis, Alert, DeadLetter, Decision, Millis, Transaction};
+use crate::domain::{now_millis, Alert, DeadLetter, Decision, Millis, RejectKind, Transaction};
 use crate::engine::{locate, Engine, Outcome};
 use crate::geo::Gazetteer;
 use crate::runtime::WorkerError;
@@ -222,7 +222,14 @@ async fn decide(console: &Console, body: &Bytes) -> Result<(Transaction, Outcome
         return Err(draining());
     };
     let started = Instant::now();
-    let transaction = match decode_transaction(&Codec::new(CodecKind::Json), body) {
+    let decoded =
+        decode_transaction(&Codec::new(CodecKind::Json), body).and_then(|transaction| match engine
+            .already_decided(&transaction)
+        {
+            Some(reason) => Err((RejectKind::Duplicate, reason)),
+            None => Ok(transaction),
+        });
+    let transaction = match decoded {
         Ok(transaction) => transaction,
         Err((kind, reason)) => {
             let letter = DeadLetter::new(SOURCE, "submission".into(), kind, reason, body);

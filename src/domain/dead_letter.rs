@@ -13,6 +13,9 @@ pub enum RejectKind {
     Validation,
     /// Larger than the source's maximum record size.
     Oversize,
+    /// A transaction id the engine has already decided for this customer (a
+    /// producer's retry, or a replay after a crash): its decision exists.
+    Duplicate,
 }
 
 impl RejectKind {
@@ -21,6 +24,7 @@ impl RejectKind {
             RejectKind::Decode => "DECODE",
             RejectKind::Validation => "VALIDATION",
             RejectKind::Oversize => "OVERSIZE",
+            RejectKind::Duplicate => "DUPLICATE",
         }
     }
 }

@@ -135,6 +135,22 @@ impl Engine {
         &self.rules
     }
 
+    /// Why `transaction` must not be decided again: its id is among the
+    /// customer's latest decided ones (a producer's retry, a replay after a
+    /// crash). Its decision exists, with the same deterministic id.
+    pub fn already_decided(&self, transaction: &Transaction) -> Option<String> {
+        let customer = self.state.customer(keys::key(&transaction.customer_id))?;
+        customer
+            .decided
+            .contains(keys::key(&transaction.transaction_id))
+            .then(|| {
+                format!(
+                    "transaction {} of customer {} is already decided (decision dec-{0})",
+                    transaction.transaction_id, transaction.customer_id
+                )
+            })
+    }
+
     /// Decides one valid transaction and folds it into state.
     /// `ingested_at` stands in for a missing timestamp; `started` is when the
     /// record was read, for the decision's latency.
@@ -172,7 +188,8 @@ impl Engine {
         let device_customers_24h = self.observe_device(transaction, at);
         let terminal = self.observe_terminal(transaction, at);
         let customer_key = keys::key(&transaction.customer_id);
-        let facts = self.observe_customer(customer_key, observation);
+        let transaction_key = keys::key(&transaction.transaction_id);
+        let facts = self.observe_customer(customer_key, transaction_key, observation);
         self.remember(transaction, customer_key, at);
 
         let signals = Signals {
@@ -358,7 +375,12 @@ impl Engine {
         Some(risks)
     }
 
-    fn observe_customer(&self, customer_key: u64, mut observation: Observation) -> CustomerFacts {
+    fn observe_customer(
+        &self,
+        customer_key: u64,
+        transaction_key: u64,
+        mut observation: Observation,
+    ) -> CustomerFacts {
         let layout = self.state.layout();
         let lateness = self
             .state
@@ -372,6 +394,7 @@ impl Engine {
         observation.late = late;
         let history = customer.history(layout, &observation);
         customer.count_attempt(layout, &observation);
+        customer.decided.remember(transaction_key);
         let at = observation.at;
         CustomerFacts {
             observation,

@@ -163,6 +163,9 @@ fn judge(engine: &Engine, origin: &Origin<'_>, polled: &Polled) -> Judgement {
         Ok(transaction) => transaction,
         Err((kind, reason)) => return Judgement::Rejected(kind, reason),
     };
+    if let Some(reason) = engine.already_decided(&transaction) {
+        return Judgement::Rejected(RejectKind::Duplicate, reason);
+    }
     let trace = origin.sampler.and_then(|sampler| {
         sampler.begin_from(origin.source, polled.started, polled.traceparent.as_deref())
     });

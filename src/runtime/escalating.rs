@@ -107,6 +107,9 @@ impl Escalating<'_> {
                     started,
                     trace,
                 } => {
+                    if self.worker.skip_duplicate(&transaction, pending)? {
+                        continue;
+                    }
                     let outcome = self
                         .worker
                         .engine

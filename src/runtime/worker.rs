@@ -4,7 +4,7 @@
 use super::work::Work;
 use super::Observer;
 use crate::codecs::{Codec, Record as Encodable};
-use crate::domain::{Action, DeadLetter, Label, RejectKind};
+use crate::domain::{Action, DeadLetter, Label, RejectKind, Transaction};
 use crate::engine::{Assessment, Engine, Outcome};
 use crate::sinks::{Delivery, Output, Record, RecordBatch};
 use crate::state::{LabelEffect, StateError};
@@ -112,6 +112,9 @@ impl Worker {
                         started,
                         ..
                     } => {
+                        if self.skip_duplicate(transaction, &mut pending)? {
+                            continue;
+                        }
                         let customer = crate::state::keys::key(&transaction.customer_id);
                         if round.customers.contains(&customer) {
                             self.conclude(std::mem::take(&mut round), &mut pending)?;
@@ -202,6 +205,23 @@ impl Worker {
             stage(Stage::Encode, scored.1.elapsed());
         }
         Ok(())
+    }
+
+    /// Dead-letters a transaction the engine has already decided; true if it was one.
+    pub(super) fn skip_duplicate(
+        &self,
+        transaction: &Transaction,
+        pending: &mut Pending,
+    ) -> Result<bool, WorkerError> {
+        let Some(reason) = self.engine.already_decided(transaction) else {
+            return Ok(false);
+        };
+        let payload = serde_json::to_vec(transaction).unwrap_or_default();
+        let position = format!("customer {}", transaction.customer_id);
+        let letter = DeadLetter::new("engine", position, RejectKind::Duplicate, reason, &payload);
+        self.telemetry.counters.dead_lettered(RejectKind::Duplicate);
+        pending.add_dead_letter(&self.outputs, &letter)?;
+        Ok(true)
     }
 
     pub(super) fn apply_label(

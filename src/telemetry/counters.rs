@@ -17,6 +17,7 @@ pub struct Counters {
     dead_decode: AtomicU64,
     dead_validation: AtomicU64,
     dead_oversize: AtomicU64,
+    dead_duplicate: AtomicU64,
     dead_unmatched_label: AtomicU64,
     pub late_events: AtomicU64,
     /// Transactions read per source, for the per-source metric.
@@ -37,6 +38,7 @@ pub struct CountersSnapshot {
     pub dead_decode: u64,
     pub dead_validation: u64,
     pub dead_oversize: u64,
+    pub dead_duplicate: u64,
     pub dead_unmatched_label: u64,
     pub late_events: u64,
 }
@@ -47,7 +49,11 @@ impl CountersSnapshot {
     }
 
     pub fn dead_letters(&self) -> u64 {
-        self.dead_decode + self.dead_validation + self.dead_oversize + self.dead_unmatched_label
+        self.dead_decode
+            + self.dead_validation
+            + self.dead_oversize
+            + self.dead_duplicate
+            + self.dead_unmatched_label
     }
 
     /// Every record read was decided or dead-lettered: the pipeline's invariant.
@@ -76,6 +82,7 @@ impl Counters {
             RejectKind::Decode => &self.dead_decode,
             RejectKind::Validation => &self.dead_validation,
             RejectKind::Oversize => &self.dead_oversize,
+            RejectKind::Duplicate => &self.dead_duplicate,
         };
         add(counter, 1);
     }
@@ -128,6 +135,7 @@ impl Counters {
             dead_decode: read(&self.dead_decode),
             dead_validation: read(&self.dead_validation),
             dead_oversize: read(&self.dead_oversize),
+            dead_duplicate: read(&self.dead_duplicate),
             dead_unmatched_label: read(&self.dead_unmatched_label),
             late_events: read(&self.late_events),
         }

@@ -94,6 +94,7 @@ pub fn render(telemetry: &Telemetry) -> String {
         ("DECODE", counters.dead_decode),
         ("VALIDATION", counters.dead_validation),
         ("OVERSIZE", counters.dead_oversize),
+        ("DUPLICATE", counters.dead_duplicate),
         ("UNMATCHED_LABEL", counters.dead_unmatched_label),
     ];
     for (kind, count) in dead {
