@@ -142,3 +142,50 @@ fn after_a_split_children_are_read_only_once_the_parent_is_done() {
     let all = |_: &str| true;
     assert_eq!(per_customer(&written, all), per_customer(&generated, all));
 }
+
+/// kinesis-local neither throttles nor expires iterators: a proxy in front of
+/// it does (see `faults`). The detector reads and writes through the proxy;
+/// the test puts and reads back directly.
+#[test]
+fn throttled_reads_expired_iterators_and_refused_entries_are_retried() {
+    use kinesis_common::faults::{FaultProxy, Faults};
+    use std::sync::atomic::Ordering;
+    local_credentials();
+    let server = kinesis_local();
+    let client = client(&server.url());
+    let rt = runtime();
+    let (input, decisions, dead) = ("tx-faults", "decisions-faults", "dead-faults");
+    rt.block_on(async {
+        create_stream(&client, input, 2).await;
+        create_stream(&client, decisions, 2).await;
+        create_stream(&client, dead, 1).await;
+    });
+    let generated = transactions(23, 300);
+    rt.block_on(put(&client, input, &generated));
+    let faults = Faults {
+        throttle_every: 3,
+        expire_every: 7,
+        fail_entry_every: 5,
+    };
+    let proxy = FaultProxy::start(&server.url(), faults);
+    let yaml = topology(&proxy.url, input, decisions, dead).replace(
+        "poll_interval: 100ms",
+        "poll_interval: 100ms\n    max_records: 25",
+    );
+    run_until(&yaml, |d, _| d >= 300);
+
+    let injected = &proxy.injected;
+    let (throttled, expired, refused) = (
+        injected.throttled_reads.load(Ordering::Relaxed),
+        injected.expired_iterators.load(Ordering::Relaxed),
+        injected.failed_entries.load(Ordering::Relaxed),
+    );
+    eprintln!("injected {throttled} throttled reads, {expired} expired iterators, {refused} refused entries");
+    assert!(throttled > 0 && expired > 0 && refused > 0);
+    let written = rt.block_on(read_all(&client, decisions));
+    let ids = field(&written, "transaction_id");
+    let expected: BTreeSet<String> = field(&generated, "transaction_id").into_iter().collect();
+    assert_eq!(ids.len(), 300, "no decision lost or written twice");
+    assert_eq!(ids.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert!(rt.block_on(read_all(&client, dead)).is_empty());
+}

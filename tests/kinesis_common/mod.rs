@@ -2,6 +2,8 @@
 //! free loopback port, fresh streams, and reading a stream back whole.
 #![allow(dead_code)]
 
+pub mod faults;
+
 use crate::support::{free_port, installed_tool, LocalServer};
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
