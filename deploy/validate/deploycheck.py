@@ -115,7 +115,7 @@ ALERT_GROUPS = {
 MODEL_FILE = ROOT / "models" / "fraud-gbt-v1.onnx"
 LABEL_VALUES = {
     ("fraud_decisions_total", "action"): {"APPROVE", "REVIEW", "BLOCK"},
-    ("fraud_dead_letters_total", "kind"): {"DECODE", "VALIDATION", "OVERSIZE", "UNMATCHED_LABEL"},
+    ("fraud_dead_letters_total", "kind"): {"DECODE", "VALIDATION", "OVERSIZE", "DUPLICATE", "UNMATCHED_LABEL"},
     ("fraud_stage_latency_seconds_count", "stage"): {"decode", "decide", "score", "encode"},
 }
 # Checked too when the runtime check runs with the model.
