@@ -135,20 +135,21 @@ impl Engine {
         &self.rules
     }
 
-    /// Why `transaction` must not be decided again: its id is among the
-    /// customer's latest decided ones (a producer's retry, a replay after a
-    /// crash). Its decision exists, with the same deterministic id.
+    /// Why `transaction` must not be decided again: the index of recent
+    /// transactions (the one labels use) holds its id for this customer (a
+    /// producer's retry, a record read twice). Its decision exists, with the
+    /// same deterministic id. The index is bounded and in memory only.
     pub fn already_decided(&self, transaction: &Transaction) -> Option<String> {
-        let customer = self.state.customer(keys::key(&transaction.customer_id))?;
-        customer
-            .decided
-            .contains(keys::key(&transaction.transaction_id))
-            .then(|| {
-                format!(
-                    "transaction {} of customer {} is already decided (decision dec-{0})",
-                    transaction.transaction_id, transaction.customer_id
-                )
-            })
+        let seen = self
+            .state
+            .recent()
+            .find(keys::key(&transaction.transaction_id))?;
+        (seen.customer == keys::key(&transaction.customer_id)).then(|| {
+            format!(
+                "transaction {} of customer {} is already decided (decision dec-{0})",
+                transaction.transaction_id, transaction.customer_id
+            )
+        })
     }
 
     /// Decides one valid transaction and folds it into state.
@@ -188,8 +189,7 @@ impl Engine {
         let device_customers_24h = self.observe_device(transaction, at);
         let terminal = self.observe_terminal(transaction, at);
         let customer_key = keys::key(&transaction.customer_id);
-        let transaction_key = keys::key(&transaction.transaction_id);
-        let facts = self.observe_customer(customer_key, transaction_key, observation);
+        let facts = self.observe_customer(customer_key, observation);
         self.remember(transaction, customer_key, at);
 
         let signals = Signals {
@@ -375,12 +375,7 @@ impl Engine {
         Some(risks)
     }
 
-    fn observe_customer(
-        &self,
-        customer_key: u64,
-        transaction_key: u64,
-        mut observation: Observation,
-    ) -> CustomerFacts {
+    fn observe_customer(&self, customer_key: u64, mut observation: Observation) -> CustomerFacts {
         let layout = self.state.layout();
         let lateness = self
             .state
@@ -394,7 +389,6 @@ impl Engine {
         observation.late = late;
         let history = customer.history(layout, &observation);
         customer.count_attempt(layout, &observation);
-        customer.decided.remember(transaction_key);
         let at = observation.at;
         CustomerFacts {
             observation,

@@ -19,8 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
-/// 2: customers remember their latest decided transaction ids.
-const VERSION: u8 = 2;
+const VERSION: u8 = 1;
 const HEADER: usize = 9;
 
 #[derive(Debug, Error, PartialEq, Eq)]

@@ -443,6 +443,18 @@ impl Processor {
         Ok(())
     }
 
+    /// The aborted batch is decided again: its transactions must not look
+    /// already decided.
+    fn forget_decided(&self, batch: &[Polled]) {
+        let codec = self.config.codec();
+        for polled in batch {
+            if let Ok(transaction) = crate::sources::decode_transaction(&codec, &polled.payload) {
+                let key = keys::key(&transaction.transaction_id);
+                self.engine.state().recent().forget(key);
+            }
+        }
+    }
+
     fn transact(&self, batch: &[Polled]) -> Result<u64, Failure> {
         self.producer.begin_transaction().map_err(Failure::kafka)?;
         let mut sent: Result<(), String> = Ok(());
@@ -557,6 +569,7 @@ impl Processor {
         for customer in &touched {
             **self.engine.state().customer_mut(keys::key(customer)) = Default::default();
         }
+        self.forget_decided(batch);
         let mut first: BTreeMap<i32, i64> = BTreeMap::new();
         for polled in batch {
             first.entry(polled.partition).or_insert(polled.offset);

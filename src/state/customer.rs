@@ -75,30 +75,6 @@ pub struct CustomerState {
     pub ips: SightingSet<3>,
     pub merchants: RecentSet<3>,
     pub countries: RecentSet<3>,
-    /// The customer's most recently decided transaction ids, to skip a
-    /// duplicate (a producer's retry, a replay after a crash).
-    pub decided: DecidedIds,
-}
-
-/// How many of a customer's latest transaction ids are remembered: two
-/// 64-bit hashes keep the boxed state in a 400-byte allocation.
-pub const DECIDED_IDS: usize = 2;
-
-/// The hashes of a customer's last [`DECIDED_IDS`] transaction ids, newest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DecidedIds {
-    ids: [u64; DECIDED_IDS],
-}
-
-impl DecidedIds {
-    pub fn contains(&self, transaction: u64) -> bool {
-        self.ids.contains(&transaction)
-    }
-
-    pub fn remember(&mut self, transaction: u64) {
-        self.ids.rotate_right(1);
-        self.ids[0] = transaction;
-    }
 }
 
 /// The customer's history as seen by a new transaction, before it is counted.
@@ -238,9 +214,9 @@ mod tests {
 
     #[test]
     fn state_fits_the_per_customer_budget() {
-        // Boxed in the map: this plus 8 bytes of allocator header is a 400-byte chunk.
+        // Boxed in the map: this plus 8 bytes of allocator header is a 384-byte chunk.
         assert!(
-            std::mem::size_of::<CustomerState>() <= 392,
+            std::mem::size_of::<CustomerState>() <= 376,
             "{}",
             std::mem::size_of::<CustomerState>()
         );

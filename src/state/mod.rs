@@ -15,9 +15,7 @@ mod terminal;
 pub mod time;
 pub mod window;
 
-pub use customer::{
-    AmountStats, CustomerState, DecidedIds, History, Observation, Whereabouts, DECIDED_IDS,
-};
+pub use customer::{AmountStats, CustomerState, History, Observation, Whereabouts};
 pub use device::{DeviceState, DEVICE_CUSTOMERS_TRACKED};
 pub use pending::PendingLabels;
 pub use recent::{RecentTransaction, RecentTransactions};

@@ -53,6 +53,19 @@ impl RecentTransactions {
             .copied()
     }
 
+    /// Drops `transaction`'s entry: its decision was undone (an aborted
+    /// Kafka transaction) and it will be decided again.
+    pub fn forget(&self, transaction: u64) {
+        let (shard, slot) = self.place(transaction);
+        let mut slots = lock(&self.shards[shard]);
+        if let Some(entry) = slots
+            .get_mut(slot)
+            .filter(|entry| entry.transaction == transaction)
+        {
+            *entry = RecentTransaction::default();
+        }
+    }
+
     fn place(&self, transaction: u64) -> (usize, usize) {
         let shard = (transaction % SHARDS as u64) as usize;
         let slot = ((transaction / SHARDS as u64) % self.slots_per_shard as u64) as usize;
@@ -84,5 +97,9 @@ mod tests {
         recent.remember(entry);
         assert_eq!(recent.find(42), Some(entry));
         assert_eq!(recent.find(43), None);
+        recent.forget(43);
+        assert_eq!(recent.find(42), Some(entry), "forgets only its own entry");
+        recent.forget(42);
+        assert_eq!(recent.find(42), None);
     }
 }

@@ -16,8 +16,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 const MAGIC: &[u8; 8] = b"FDSNAP\0\0";
 /// Bump with a migration in `read_header` whenever an entry's layout changes.
-/// 2: customers remember their latest decided transaction ids.
-pub const SNAPSHOT_VERSION: u32 = 2;
+pub const SNAPSHOT_VERSION: u32 = 1;
 
 const TAG_CUSTOMER: u8 = 1;
 const TAG_DEVICE: u8 = 2;
@@ -30,7 +29,7 @@ pub enum SnapshotError {
     Io { path: PathBuf, source: io::Error },
     #[error("snapshot {path}: not a fraud-detector snapshot")]
     NotASnapshot { path: PathBuf },
-    #[error("snapshot {path}: format version {found}; this build reads version {SNAPSHOT_VERSION} (move it away to start with empty state)")]
+    #[error("snapshot {path}: version {found} is newer than this build understands ({SNAPSHOT_VERSION})")]
     UnknownVersion { path: PathBuf, found: u32 },
     #[error("snapshot {path}: corrupt ({detail})")]
     Corrupt { path: PathBuf, detail: String },
