@@ -47,6 +47,21 @@ impl AwsSettings {
         aws_sdk_kinesis::Client::from_conf(config.build())
     }
 
+    /// Path-style addressing whenever the endpoint is not AWS's own: local
+    /// servers (moto, MinIO) have no per-bucket host names.
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let shared = self.shared().await;
+        let mut config = aws_sdk_s3::config::Builder::from(&shared);
+        if let Some(endpoint) = &self.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        let custom_endpoint = self.endpoint.is_some()
+            || ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+                .iter()
+                .any(|name| std::env::var_os(name).is_some());
+        aws_sdk_s3::Client::from_conf(config.force_path_style(custom_endpoint).build())
+    }
+
     pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         let shared = self.shared().await;
         let mut config = aws_sdk_dynamodb::config::Builder::from(&shared);

@@ -1,6 +1,7 @@
 //! Two replicas of the real binary share a stream's shards through DynamoDB
 //! leases (moto) over kinesis-local; one is killed with SIGKILL and the other
-//! takes its shards over from their checkpoints.
+//! takes its shards over from their checkpoints, with the windows of their
+//! customers restored from the shard snapshots in S3 (moto).
 
 mod kinesis_common;
 mod support;
@@ -12,6 +13,8 @@ use std::time::{Duration, Instant};
 use support::{free_port, LocalServer};
 
 const TABLE: &str = "leases-test";
+const BUCKET: &str = "fd-snapshots";
+const TRAVELLERS: usize = 24;
 
 fn replica(dir: &std::path::Path, worker: &str, kinesis: &str, dynamo: &str) -> LocalServer {
     let yaml = format!(
@@ -23,6 +26,7 @@ fn replica(dir: &std::path::Path, worker: &str, kinesis: &str, dynamo: &str) -> 
     poll_interval: 100ms
     checkpoint_interval: 500ms
     leases: {{table: {TABLE}, worker_id: {worker}, lease_duration: 3s, aws: {{endpoint: {dynamo}}}}}
+    snapshots: {{bucket: {BUCKET}, prefix: state/, aws: {{endpoint: {dynamo}}}}}
 sinks:
   decisions: {{type: kinesis, stream_name: decisions-leases, aws: {{endpoint: {kinesis}}}}}
   dead_letters: {{type: kinesis, stream_name: dead-leases, aws: {{endpoint: {kinesis}}}}}
@@ -83,6 +87,37 @@ fn wait_for<T>(what: &str, seconds: u64, mut check: impl FnMut() -> Option<T>) -
     }
 }
 
+/// For each of `customers` travellers, a card-present purchase in New York at
+/// `at` (epoch ms) and, with `later`, one in Moscow 30 minutes after it: an
+/// impossible trip only for a replica that knows about New York.
+fn travellers(customers: usize, at: i64, later: bool) -> Vec<(String, Vec<u8>)> {
+    (0..customers)
+        .map(|n| {
+            let customer = format!("C-TRAVEL-{n}");
+            let (id, place, time) = match later {
+                false => (format!("T-NY-{n}"), "New York, NY", at),
+                true => (format!("T-MOW-{n}"), "Moscow, Russia", at + 30 * 60 * 1000),
+            };
+            let transaction = serde_json::json!({"transaction_id": id, "customer_id": customer,
+                "amount": 80.0, "timestamp": time, "location": place, "device_id": format!("phone-{n}"),
+                "card_present": true});
+            (customer, transaction.to_string().into_bytes())
+        })
+        .collect()
+}
+
+fn newest_timestamp(records: &[(String, Vec<u8>)]) -> i64 {
+    records
+        .iter()
+        .filter_map(|(_, data)| {
+            serde_json::from_slice::<fraud_detector::domain::Transaction>(data)
+                .ok()?
+                .timestamp
+        })
+        .max()
+        .unwrap()
+}
+
 #[test]
 fn replicas_split_the_shards_and_a_killed_ones_shards_resume_from_its_checkpoints() {
     let moto = support::moto();
@@ -95,13 +130,25 @@ fn replicas_split_the_shards_and_a_killed_ones_shards_resume_from_its_checkpoint
         create_stream(&kinesis, "decisions-leases", 2).await;
         create_stream(&kinesis, "dead-leases", 1).await;
     });
+    let bucket = reqwest::blocking::Client::new()
+        .put(format!("{}/{BUCKET}", moto.url()))
+        .send()
+        .unwrap();
+    assert!(bucket.status().is_success(), "{:?}", bucket.text());
     let dir = tempfile::tempdir().unwrap();
     let mut a = replica(dir.path(), "replica-a", &server.url(), &moto.url());
     let _b = replica(dir.path(), "replica-b", &server.url(), &moto.url());
 
     let generated = transactions(23, 600);
-    let expected: BTreeSet<String> = field(&generated, "transaction_id").into_iter().collect();
     let (first, second) = generated.split_at(300);
+    let at = newest_timestamp(first);
+    let first = [first, &travellers(TRAVELLERS, at, false)].concat();
+    let second = [second, &travellers(TRAVELLERS, at, true)].concat();
+    let expected: BTreeSet<String> =
+        field(&[first.clone(), second.clone()].concat(), "transaction_id")
+            .into_iter()
+            .collect();
+    let total = expected.len();
     let split = wait_for("two replicas holding two shards each", 60, || {
         let owners = rt.block_on(owners(&dynamo));
         let mut held: BTreeMap<String, usize> = BTreeMap::new();
@@ -113,9 +160,9 @@ fn replicas_split_the_shards_and_a_killed_ones_shards_resume_from_its_checkpoint
     assert_eq!(split.len(), 2, "{split:?}");
     // Put only once the shards are split: a lease moving between two live
     // replicas replays what the loser read after its last checkpoint.
-    rt.block_on(put(&kinesis, "tx-leases", first));
-    wait_for("the first 300 decisions", 60, || {
-        (rt.block_on(read_all(&kinesis, "decisions-leases")).len() >= 300).then_some(())
+    rt.block_on(put(&kinesis, "tx-leases", &first));
+    wait_for("the first decisions", 60, || {
+        (rt.block_on(read_all(&kinesis, "decisions-leases")).len() >= first.len()).then_some(())
     });
     // Kill only once every shard is checkpointed at its newest record: what
     // a replica decided after its last checkpoint is decided again by the
@@ -130,11 +177,11 @@ fn replicas_split_the_shards_and_a_killed_ones_shards_resume_from_its_checkpoint
     });
 
     a.kill();
-    rt.block_on(put(&kinesis, "tx-leases", second));
-    let written = wait_for("all 600 decisions after the takeover", 90, || {
+    rt.block_on(put(&kinesis, "tx-leases", &second));
+    let written = wait_for("all decisions after the takeover", 90, || {
         let written = rt.block_on(read_all(&kinesis, "decisions-leases"));
         let unique: BTreeSet<String> = field(&written, "transaction_id").into_iter().collect();
-        (unique.len() >= 600).then_some(written)
+        (unique.len() >= total).then_some(written)
     });
     let ids = field(&written, "transaction_id");
     let unique: BTreeSet<String> = ids.iter().cloned().collect();
@@ -142,7 +189,25 @@ fn replicas_split_the_shards_and_a_killed_ones_shards_resume_from_its_checkpoint
     // A few more intervals: a replay from anywhere but the checkpoint would add copies.
     std::thread::sleep(Duration::from_secs(2));
     let written = rt.block_on(read_all(&kinesis, "decisions-leases"));
-    assert_eq!(written.len(), 600, "no decision duplicated");
+    assert_eq!(written.len(), total, "no decision duplicated");
+    // Every Moscow purchase is caught, also those of customers whose shard
+    // moved: the new owner restored their New York purchase from the snapshot.
+    let missed: Vec<String> = written
+        .iter()
+        .filter_map(|(_, data)| serde_json::from_slice::<serde_json::Value>(data).ok())
+        .filter(|decision| {
+            decision["transaction_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("T-MOW-"))
+        })
+        .filter(|decision| {
+            !decision["reasons"]
+                .to_string()
+                .contains("IMPOSSIBLE_TRAVEL")
+        })
+        .map(|decision| decision["customer_id"].to_string())
+        .collect();
+    assert!(missed.is_empty(), "impossible travel missed for {missed:?}");
     let owners = rt.block_on(owners(&dynamo));
     assert!(
         owners.values().all(|owner| owner == "replica-b"),

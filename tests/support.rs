@@ -51,9 +51,12 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts `command` and waits until `port` accepts connections.
     pub fn start(mut command: std::process::Command, port: u16, what: &str) -> LocalServer {
-        command
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+        // FD_TEST_SERVER_LOGS=1 shows what the servers (and replicas) log.
+        let logs = || match std::env::var_os("FD_TEST_SERVER_LOGS") {
+            Some(_) => std::process::Stdio::inherit(),
+            None => std::process::Stdio::null(),
+        };
+        command.stdout(logs()).stderr(logs());
         let child = command
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {what}: {error}"));

@@ -98,13 +98,15 @@ pub(super) fn read_json_lines(
                 &buffer,
             )?,
             Line::Complete if buffer.iter().all(u8::is_ascii_whitespace) => continue,
-            Line::Complete => ingest(
-                router,
-                codec,
-                stream,
-                trim_carriage_return(&buffer),
-                position,
-            )?,
+            Line::Complete => {
+                ingest(
+                    router,
+                    codec,
+                    stream,
+                    trim_carriage_return(&buffer),
+                    position,
+                )?;
+            }
         }
         report.records += 1;
     }

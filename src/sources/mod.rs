@@ -122,19 +122,26 @@ pub fn decode_transaction(
     Ok(transaction)
 }
 
-/// Decodes one framed record and routes it, or dead-letters it with the reason.
+/// Decodes one framed record and routes it, or dead-letters it with the
+/// reason. Returns the state key of a routed transaction's customer.
 pub(crate) fn ingest(
     router: &mut Router,
     codec: &Codec,
     stream: Stream,
     payload: &[u8],
     position: impl FnOnce() -> String,
-) -> Result<(), Closed> {
+) -> Result<Option<u64>, Closed> {
     let started = Instant::now();
     match stream {
         Stream::Transactions => match decode_transaction(codec, payload) {
-            Ok(transaction) => router.transaction(transaction, now_millis(), started),
-            Err((kind, reason)) => router.reject(false, position(), kind, reason, payload),
+            Ok(transaction) => {
+                let customer = crate::state::keys::key(&transaction.customer_id);
+                router.transaction(transaction, now_millis(), started)?;
+                Ok(Some(customer))
+            }
+            Err((kind, reason)) => router
+                .reject(false, position(), kind, reason, payload)
+                .map(|()| None),
         },
         Stream::Labels => match codec.decode::<Label>(payload) {
             Ok(label) if label.transaction_id.trim().is_empty() => router.reject(
@@ -146,6 +153,7 @@ pub(crate) fn ingest(
             ),
             Ok(label) => router.label(label),
             Err(error) => router.reject(true, position(), error.kind(), error.to_string(), payload),
-        },
+        }
+        .map(|()| None),
     }
 }

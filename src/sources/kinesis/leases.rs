@@ -69,6 +69,8 @@ pub struct Lease {
     pub counter: u64,
     pub checkpoint: String,
     pub parents: Vec<String>,
+    /// The S3 key of the shard's state snapshot taken at `checkpoint`.
+    pub snapshot: Option<String>,
 }
 
 impl Lease {
@@ -302,14 +304,23 @@ impl LeaseTable {
     }
 
     /// Records how far the shard's records are decided and written.
-    pub async fn checkpoint(&self, shard_id: &str, checkpoint: &str) -> DynamoResult<bool> {
-        self.conditional(
-            shard_id,
-            "SET checkpoint = :checkpoint",
-            "lease_owner = :me",
-            &[(":me", s(&self.worker_id)), (":checkpoint", s(checkpoint))],
-        )
-        .await
+    /// Records progress, and the snapshot taken there, if any.
+    pub async fn checkpoint(
+        &self,
+        shard_id: &str,
+        checkpoint: &str,
+        snapshot: Option<&str>,
+    ) -> DynamoResult<bool> {
+        let mut values = vec![(":me", s(&self.worker_id)), (":checkpoint", s(checkpoint))];
+        let update = match snapshot {
+            Some(key) => {
+                values.push((":snapshot", s(key)));
+                "SET checkpoint = :checkpoint, state_snapshot = :snapshot"
+            }
+            None => "SET checkpoint = :checkpoint",
+        };
+        self.conditional(shard_id, update, "lease_owner = :me", &values)
+            .await
     }
 
     /// Lets a lease go at shutdown so another replica need not wait for it to expire.
@@ -362,6 +373,7 @@ fn parse_lease(item: &HashMap<String, AttributeValue>) -> Option<Lease> {
         owner: text("lease_owner").unwrap_or_default(),
         counter: item.get("lease_counter")?.as_n().ok()?.parse().ok()?,
         checkpoint: text("checkpoint").unwrap_or_else(|| TRIM_HORIZON.into()),
+        snapshot: text("state_snapshot"),
         parents: parents
             .split(',')
             .filter(|parent| !parent.is_empty())
@@ -381,6 +393,7 @@ mod tests {
             counter: 1,
             checkpoint: TRIM_HORIZON.into(),
             parents: Vec::new(),
+            snapshot: None,
         }
     }
 

@@ -12,17 +12,21 @@ pub mod kpl;
 pub mod leases;
 mod reader;
 pub mod shards;
+pub mod snapshots;
 
 use super::{Source, SourceError, SourceReport, Stream};
 use crate::aws::{self, AwsSettings};
 use crate::codecs::{Codec, CodecKind};
 use crate::duration::Span;
 use crate::runtime::{Router, Shutdown};
+use crate::state::StateStore;
 use leases::{LeaseConfig, LeaseTable, Observations, SHARD_END, TRIM_HORIZON};
 use reader::ShardReader;
 use serde::{Deserialize, Serialize};
 use shards::{ShardInfo, StartAt};
-use std::collections::BTreeMap;
+use snapshots::{ShardSnapshot, SnapshotConfig, SnapshotStore};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +68,9 @@ pub struct KinesisSourceConfig {
     /// Share shards with other replicas through this DynamoDB lease table.
     #[serde(default)]
     pub leases: Option<LeaseConfig>,
+    /// Snapshot each shard's customers to S3 with its checkpoint (needs `leases`).
+    #[serde(default)]
+    pub snapshots: Option<SnapshotConfig>,
 }
 
 fn default_poll_interval() -> Span {
@@ -89,6 +96,20 @@ impl KinesisSourceConfig {
         }
         if self.poll_interval.as_millis() == 0 || self.checkpoint_interval.as_millis() == 0 {
             problems.push("poll_interval and checkpoint_interval must be positive".into());
+        }
+        if let Some(snapshots) = &self.snapshots {
+            problems.extend(
+                snapshots
+                    .problems()
+                    .into_iter()
+                    .map(|p| format!("snapshots.{p}")),
+            );
+            if self.leases.is_none() {
+                problems.push(
+                    "snapshots: need leases (a snapshot goes with a checkpoint in the lease table)"
+                        .into(),
+                );
+            }
         }
         if let Some(leases) = &self.leases {
             problems.extend(leases.problems().into_iter().map(|p| format!("leases.{p}")));
@@ -132,8 +153,19 @@ impl Source for KinesisSource {
             ),
             None => None,
         };
+        let snapshots = match &config.snapshots {
+            Some(snapshots) => {
+                let state = router.telemetry().state().cloned().ok_or_else(|| {
+                    io("the state", "the pipeline has no state to snapshot".into())
+                })?;
+                let store = rt.block_on(SnapshotStore::connect(snapshots, &config.stream_name));
+                Some((store, state))
+            }
+            None => None,
+        };
         let mut coordinator = Coordinator {
             codec: Codec::new(config.codec),
+            snapshots,
             config,
             client,
             table,
@@ -159,6 +191,8 @@ struct Coordinator {
     readers: BTreeMap<String, ShardReader>,
     observations: Observations,
     records: u64,
+    /// Where shard snapshots go, and the state they are taken from.
+    snapshots: Option<(SnapshotStore, Arc<StateStore>)>,
 }
 
 impl Coordinator {
@@ -245,6 +279,7 @@ impl Coordinator {
                     counter: 0,
                     checkpoint: TRIM_HORIZON.into(),
                     parents: shard.parents.clone(),
+                    snapshot: None,
                 });
         }
     }
@@ -324,11 +359,47 @@ impl Coordinator {
                 sequence => StartAt::After(sequence.to_owned()),
             };
             tracing::info!(shard = %lease.shard_id, ?start, "reading shard");
-            self.readers.insert(
-                lease.shard_id.clone(),
-                ShardReader::new(&lease.shard_id, lease.parents.clone(), start),
-            );
+            let mut reader = ShardReader::new(&lease.shard_id, lease.parents.clone(), start);
+            match self.restore(lease) {
+                Ok(customers) => reader.customers = customers,
+                Err(error) => {
+                    // Reading on with empty windows would miss what they hold: wait.
+                    tracing::warn!(shard = %lease.shard_id, %error, "snapshot not restored; retrying");
+                    continue;
+                }
+            }
+            if !reader.customers.is_empty() {
+                let customers = reader.customers.len();
+                tracing::info!(shard = %lease.shard_id, customers, "windows restored from the snapshot");
+            }
+            self.readers.insert(lease.shard_id.clone(), reader);
         }
+    }
+
+    /// The customers of the snapshot at the lease's checkpoint, put into
+    /// state. A shard without one yet (new after a split) inherits its
+    /// parents' customers that this replica does not hold.
+    fn restore(&self, lease: &leases::Lease) -> Result<HashSet<u64>, String> {
+        let Some((store, state)) = &self.snapshots else {
+            return Ok(HashSet::new());
+        };
+        if let Some(key) = &lease.snapshot {
+            let snapshot = self.rt.block_on(store.load(key))?;
+            return Ok(snapshot.restore(state).into_iter().collect());
+        }
+        let mut inherited = HashSet::new();
+        let parent_snapshots = lease
+            .parents
+            .iter()
+            .filter_map(|parent| self.leases.get(parent)?.snapshot.clone());
+        for key in parent_snapshots {
+            let mut snapshot = self.rt.block_on(store.load(&key))?;
+            snapshot
+                .customers
+                .retain(|(customer, _)| state.customer(*customer).is_none());
+            inherited.extend(snapshot.restore(state));
+        }
+        Ok(inherited)
     }
 
     /// A shard is read once each parent is finished, or gone from the table.
@@ -383,14 +454,25 @@ impl Coordinator {
             let Some(position) = reader.checkpoint_due() else {
                 continue;
             };
+            let snapshot = match snapshot_at(&self.snapshots, &self.rt, shard, reader, &position) {
+                Ok(snapshot) => snapshot,
+                Err(error) => {
+                    // A checkpoint without its snapshot would restore stale windows.
+                    tracing::warn!(%shard, %error, "snapshot failed; checkpoint retried next time");
+                    continue;
+                }
+            };
             let saved = match &self.table {
-                Some(table) => match self.rt.block_on(table.checkpoint(shard, &position)) {
-                    Ok(saved) => saved,
-                    Err(error) => {
-                        tracing::warn!(%shard, %error, "checkpoint failed; retried next time");
-                        continue;
+                Some(table) => {
+                    let written = table.checkpoint(shard, &position, snapshot.as_deref());
+                    match self.rt.block_on(written) {
+                        Ok(saved) => saved,
+                        Err(error) => {
+                            tracing::warn!(%shard, %error, "checkpoint failed; retried next time");
+                            continue;
+                        }
                     }
-                },
+                }
                 None => true,
             };
             if !saved {
@@ -399,6 +481,13 @@ impl Coordinator {
             reader.checkpointed(&position);
             if let Some(lease) = self.leases.get_mut(shard) {
                 lease.checkpoint = position.clone();
+                let superseded = match snapshot {
+                    Some(key) => lease.snapshot.replace(key),
+                    None => None,
+                };
+                if let (Some(old), Some((store, _))) = (superseded, &self.snapshots) {
+                    self.rt.block_on(store.delete(&old));
+                }
             }
             if position == SHARD_END {
                 ended.push(shard.clone());
@@ -421,6 +510,21 @@ impl Coordinator {
             }
         }
     }
+}
+
+/// The shard's snapshot at `position`, written to S3 (when snapshots are on).
+fn snapshot_at(
+    snapshots: &Option<(SnapshotStore, Arc<StateStore>)>,
+    rt: &tokio::runtime::Runtime,
+    shard: &str,
+    reader: &mut ShardReader,
+    position: &str,
+) -> Result<Option<String>, String> {
+    let Some((store, state)) = snapshots else {
+        return Ok(None);
+    };
+    let snapshot = ShardSnapshot::take(position, &mut reader.customers, state);
+    rt.block_on(store.save(shard, &snapshot)).map(Some)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::codecs::Codec;
 use crate::domain::RejectKind;
 use crate::runtime::Router;
 use crate::sources::{ingest, SourceError};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 pub struct ShardReader {
@@ -25,6 +26,8 @@ pub struct ShardReader {
     pub finished: bool,
     pub next_poll: Instant,
     backoff: Backoff,
+    /// The customers whose transactions came from this shard: its snapshot.
+    pub customers: HashSet<u64>,
 }
 
 /// What a poll needs from the source.
@@ -50,6 +53,7 @@ impl ShardReader {
             finished: false,
             next_poll: Instant::now(),
             backoff: Backoff::default(),
+            customers: HashSet::new(),
         }
     }
 
@@ -112,7 +116,7 @@ impl ShardReader {
     }
 
     fn route(
-        &self,
+        &mut self,
         record: &aws_sdk_kinesis::types::Record,
         context: &PollContext,
         router: &mut Router,
@@ -123,9 +127,11 @@ impl ShardReader {
         match kpl::deaggregate(data) {
             Ok(parts) => {
                 for (index, part) in parts.iter().enumerate() {
-                    ingest(router, context.codec, context.stream, part, || {
-                        format!("shard {} sequence {sequence} record {index}", self.shard_id)
+                    let shard = &self.shard_id;
+                    let customer = ingest(router, context.codec, context.stream, part, || {
+                        format!("shard {shard} sequence {sequence} record {index}")
                     })?;
+                    self.customers.extend(customer);
                 }
             }
             Err(error) => router.reject(
