@@ -16,7 +16,14 @@ const TABLE: &str = "leases-test";
 const BUCKET: &str = "fd-snapshots";
 const TRAVELLERS: usize = 24;
 
-fn replica(dir: &std::path::Path, worker: &str, kinesis: &str, dynamo: &str) -> LocalServer {
+/// A replica of the binary checkpointing every `checkpoint_interval`.
+fn replica(
+    dir: &std::path::Path,
+    worker: &str,
+    checkpoint_interval: &str,
+    kinesis: &str,
+    dynamo: &str,
+) -> LocalServer {
     let yaml = format!(
         "sources:
   tx:
@@ -24,9 +31,10 @@ fn replica(dir: &std::path::Path, worker: &str, kinesis: &str, dynamo: &str) -> 
     stream_name: tx-leases
     aws: {{endpoint: {kinesis}}}
     poll_interval: 100ms
-    checkpoint_interval: 500ms
+    checkpoint_interval: {checkpoint_interval}
     leases: {{table: {TABLE}, worker_id: {worker}, lease_duration: 3s, aws: {{endpoint: {dynamo}}}}}
     snapshots: {{bucket: {BUCKET}, prefix: state/, aws: {{endpoint: {dynamo}}}}}
+    decisions_readback: {{stream_name: decisions-leases, aws: {{endpoint: {kinesis}}}}}
 sinks:
   decisions: {{type: kinesis, stream_name: decisions-leases, aws: {{endpoint: {kinesis}}}}}
   dead_letters: {{type: kinesis, stream_name: dead-leases, aws: {{endpoint: {kinesis}}}}}
@@ -136,18 +144,25 @@ fn replicas_split_the_shards_and_a_killed_ones_shards_resume_from_its_checkpoint
         .unwrap();
     assert!(bucket.status().is_success(), "{:?}", bucket.text());
     let dir = tempfile::tempdir().unwrap();
-    let mut a = replica(dir.path(), "replica-a", &server.url(), &moto.url());
-    let _b = replica(dir.path(), "replica-b", &server.url(), &moto.url());
+    // A checkpoints seldom, so that it dies with decisions written past them.
+    let mut a = replica(
+        dir.path(),
+        "replica-a",
+        "2500ms",
+        &server.url(),
+        &moto.url(),
+    );
+    let _b = replica(dir.path(), "replica-b", "500ms", &server.url(), &moto.url());
 
-    let generated = transactions(23, 600);
-    let (first, second) = generated.split_at(300);
+    let generated = transactions(23, 800);
+    let (first, rest) = generated.split_at(300);
+    let (middle, second) = rest.split_at(200);
     let at = newest_timestamp(first);
     let first = [first, &travellers(TRAVELLERS, at, false)].concat();
     let second = [second, &travellers(TRAVELLERS, at, true)].concat();
-    let expected: BTreeSet<String> =
-        field(&[first.clone(), second.clone()].concat(), "transaction_id")
-            .into_iter()
-            .collect();
+    let expected: BTreeSet<String> = field(&[&first, middle, &second].concat(), "transaction_id")
+        .into_iter()
+        .collect();
     let total = expected.len();
     let split = wait_for("two replicas holding two shards each", 60, || {
         let owners = rt.block_on(owners(&dynamo));
@@ -164,9 +179,7 @@ fn replicas_split_the_shards_and_a_killed_ones_shards_resume_from_its_checkpoint
     wait_for("the first decisions", 60, || {
         (rt.block_on(read_all(&kinesis, "decisions-leases")).len() >= first.len()).then_some(())
     });
-    // Kill only once every shard is checkpointed at its newest record: what
-    // a replica decided after its last checkpoint is decided again by the
-    // next owner (at-least-once, as with the KCL), which is not under test.
+    // Every shard checkpointed (and snapshotted) past New York.
     let newest = rt.block_on(last_sequence_numbers(&kinesis, "tx-leases"));
     wait_for("checkpoints at every shard's newest record", 60, || {
         let checkpoints = rt.block_on(leases(&dynamo, "checkpoint"));
@@ -175,9 +188,32 @@ fn replicas_split_the_shards_and_a_killed_ones_shards_resume_from_its_checkpoint
             .all(|(shard, sequence)| checkpoints.get(shard) == Some(sequence))
             .then_some(())
     });
-
+    // Then kill A with decisions written past its last checkpoint: B reads
+    // them again and must not decide them twice.
+    let mut unsent = middle.chunks(50);
+    let mut sent = first.len();
+    let mut behind = false;
+    for batch in unsent.by_ref() {
+        rt.block_on(put(&kinesis, "tx-leases", batch));
+        sent += batch.len();
+        wait_for("the batch's decisions", 60, || {
+            (rt.block_on(read_all(&kinesis, "decisions-leases")).len() >= sent).then_some(())
+        });
+        let newest = rt.block_on(last_sequence_numbers(&kinesis, "tx-leases"));
+        let checkpoints = rt.block_on(leases(&dynamo, "checkpoint"));
+        let owners = rt.block_on(owners(&dynamo));
+        behind = newest.iter().any(|(shard, sequence)| {
+            owners.get(shard).map(String::as_str) == Some("replica-a")
+                && checkpoints.get(shard) != Some(sequence)
+        });
+        if behind {
+            break;
+        }
+    }
+    assert!(behind, "replica-a was never caught past its checkpoints");
     a.kill();
-    rt.block_on(put(&kinesis, "tx-leases", &second));
+    let rest: Vec<_> = unsent.flatten().cloned().collect();
+    rt.block_on(put(&kinesis, "tx-leases", &[rest, second].concat()));
     let written = wait_for("all decisions after the takeover", 90, || {
         let written = rt.block_on(read_all(&kinesis, "decisions-leases"));
         let unique: BTreeSet<String> = field(&written, "transaction_id").into_iter().collect();
@@ -208,6 +244,20 @@ fn replicas_split_the_shards_and_a_killed_ones_shards_resume_from_its_checkpoint
         .map(|decision| decision["customer_id"].to_string())
         .collect();
     assert!(missed.is_empty(), "impossible travel missed for {missed:?}");
+    // What A decided past its checkpoints came back to B as input: folded
+    // into state, each with a dead letter saying where its decision is.
+    let letters = rt.block_on(read_all(&kinesis, "dead-leases"));
+    let reasons = field(&letters, "reason");
+    assert!(
+        !reasons.is_empty(),
+        "nothing was read again past a checkpoint"
+    );
+    assert!(
+        reasons
+            .iter()
+            .all(|reason| reason.contains("previous owner")),
+        "{reasons:?}"
+    );
     let owners = rt.block_on(owners(&dynamo));
     assert!(
         owners.values().all(|owner| owner == "replica-b"),

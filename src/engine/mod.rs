@@ -152,6 +152,34 @@ impl Engine {
         })
     }
 
+    /// True (once) if another replica decided `transaction` (read back from
+    /// the decisions stream at a takeover): fold it in with [`Engine::replay`].
+    pub fn decided_elsewhere(&self, transaction: &Transaction) -> bool {
+        self.state.decided_elsewhere().take(
+            keys::key(&transaction.transaction_id),
+            keys::key(&transaction.customer_id),
+        )
+    }
+
+    /// Folds a transaction another replica decided into state, as deciding it
+    /// would, and says why no decision comes of it.
+    pub fn replay(
+        &self,
+        transaction: &Transaction,
+        ingested_at: Millis,
+        started: Instant,
+    ) -> String {
+        // An escalated approval's deferred learning is dropped: the agent's
+        // final word went to the previous owner, and an unlearned device
+        // costs a review where a wrongly learned one would hide fraud.
+        let _ = self.decide(transaction, ingested_at, started);
+        format!(
+            "transaction {} of customer {} was decided by the shard's previous owner \
+             (dec-{0}, read back from the decisions stream): folded into state, not decided again",
+            transaction.transaction_id, transaction.customer_id
+        )
+    }
+
     /// Decides one valid transaction and folds it into state.
     /// `ingested_at` stands in for a missing timestamp; `started` is when the
     /// record was read, for the decision's latency.

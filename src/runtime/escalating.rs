@@ -107,6 +107,11 @@ impl Escalating<'_> {
                     started,
                     trace,
                 } => {
+                    if self.worker.engine.decided_elsewhere(&transaction) {
+                        let worker = self.worker;
+                        worker.replay(&transaction, ingested_at, started, pending)?;
+                        continue;
+                    }
                     if self.worker.skip_duplicate(&transaction, pending)? {
                         continue;
                     }

@@ -4,7 +4,7 @@
 use super::work::Work;
 use super::Observer;
 use crate::codecs::{Codec, Record as Encodable};
-use crate::domain::{Action, DeadLetter, Label, RejectKind, Transaction};
+use crate::domain::{Action, DeadLetter, Label, Millis, RejectKind, Transaction};
 use crate::engine::{Assessment, Engine, Outcome};
 use crate::sinks::{Delivery, Output, Record, RecordBatch};
 use crate::state::{LabelEffect, StateError};
@@ -112,6 +112,11 @@ impl Worker {
                         started,
                         ..
                     } => {
+                        if self.engine.decided_elsewhere(transaction) {
+                            self.conclude(std::mem::take(&mut round), &mut pending)?;
+                            self.replay(transaction, *ingested_at, *started, &mut pending)?;
+                            continue;
+                        }
                         if self.skip_duplicate(transaction, &mut pending)? {
                             continue;
                         }
@@ -207,6 +212,18 @@ impl Worker {
         Ok(())
     }
 
+    /// Folds in a transaction another replica decided; its dead letter says so.
+    pub(super) fn replay(
+        &self,
+        transaction: &Transaction,
+        ingested_at: Millis,
+        started: Instant,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        let reason = self.engine.replay(transaction, ingested_at, started);
+        self.duplicate(transaction, reason, pending)
+    }
+
     /// Dead-letters a transaction the engine has already decided; true if it was one.
     pub(super) fn skip_duplicate(
         &self,
@@ -216,12 +233,21 @@ impl Worker {
         let Some(reason) = self.engine.already_decided(transaction) else {
             return Ok(false);
         };
+        self.duplicate(transaction, reason, pending)?;
+        Ok(true)
+    }
+
+    fn duplicate(
+        &self,
+        transaction: &Transaction,
+        reason: String,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
         let payload = serde_json::to_vec(transaction).unwrap_or_default();
         let position = format!("customer {}", transaction.customer_id);
         let letter = DeadLetter::new("engine", position, RejectKind::Duplicate, reason, &payload);
         self.telemetry.counters.dead_lettered(RejectKind::Duplicate);
-        pending.add_dead_letter(&self.outputs, &letter)?;
-        Ok(true)
+        pending.add_dead_letter(&self.outputs, &letter)
     }
 
     pub(super) fn apply_label(

@@ -6,6 +6,7 @@
 
 mod customer;
 mod device;
+mod elsewhere;
 pub mod keys;
 mod pending;
 mod recent;
@@ -17,6 +18,7 @@ pub mod window;
 
 pub use customer::{AmountStats, CustomerState, History, Observation, Whereabouts};
 pub use device::{DeviceState, DEVICE_CUSTOMERS_TRACKED};
+pub use elsewhere::DecidedElsewhere;
 pub use pending::PendingLabels;
 pub use recent::{RecentTransaction, RecentTransactions};
 pub use sets::{Seen, Sighting};
@@ -157,6 +159,7 @@ pub struct StateStore {
     terminals: KeyMap<TerminalState>,
     recent: RecentTransactions,
     pending_labels: PendingLabels,
+    decided_elsewhere: DecidedElsewhere,
     /// The newest event time seen by any customer: the clock for expiry.
     watermark: AtomicU32,
 }
@@ -167,6 +170,7 @@ impl StateStore {
         Ok(StateStore {
             recent: RecentTransactions::with_capacity(config.recent_transactions),
             pending_labels: PendingLabels::default(),
+            decided_elsewhere: DecidedElsewhere::default(),
             layout,
             config,
             customers: KeyMap::default(),
@@ -212,6 +216,11 @@ impl StateStore {
 
     pub fn recent(&self) -> &RecentTransactions {
         &self.recent
+    }
+
+    /// Transactions another replica decided, to fold in when read again.
+    pub fn decided_elsewhere(&self) -> &DecidedElsewhere {
+        &self.decided_elsewhere
     }
 
     pub fn pending_labels(&self) -> &PendingLabels {

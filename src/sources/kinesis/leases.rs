@@ -71,6 +71,9 @@ pub struct Lease {
     pub parents: Vec<String>,
     /// The S3 key of the shard's state snapshot taken at `checkpoint`.
     pub snapshot: Option<String>,
+    /// When `checkpoint` was written (epoch ms): outputs written after it
+    /// may belong to records after it.
+    pub checkpointed_at: Option<i64>,
 }
 
 impl Lease {
@@ -311,13 +314,18 @@ impl LeaseTable {
         checkpoint: &str,
         snapshot: Option<&str>,
     ) -> DynamoResult<bool> {
-        let mut values = vec![(":me", s(&self.worker_id)), (":checkpoint", s(checkpoint))];
+        let now = AttributeValue::N(crate::domain::now_millis().to_string());
+        let mut values = vec![
+            (":me", s(&self.worker_id)),
+            (":checkpoint", s(checkpoint)),
+            (":at", now),
+        ];
         let update = match snapshot {
             Some(key) => {
                 values.push((":snapshot", s(key)));
-                "SET checkpoint = :checkpoint, state_snapshot = :snapshot"
+                "SET checkpoint = :checkpoint, checkpointed_at = :at, state_snapshot = :snapshot"
             }
-            None => "SET checkpoint = :checkpoint",
+            None => "SET checkpoint = :checkpoint, checkpointed_at = :at",
         };
         self.conditional(shard_id, update, "lease_owner = :me", &values)
             .await
@@ -374,6 +382,9 @@ fn parse_lease(item: &HashMap<String, AttributeValue>) -> Option<Lease> {
         counter: item.get("lease_counter")?.as_n().ok()?.parse().ok()?,
         checkpoint: text("checkpoint").unwrap_or_else(|| TRIM_HORIZON.into()),
         snapshot: text("state_snapshot"),
+        checkpointed_at: item
+            .get("checkpointed_at")
+            .and_then(|value| value.as_n().ok()?.parse().ok()),
         parents: parents
             .split(',')
             .filter(|parent| !parent.is_empty())
@@ -394,6 +405,7 @@ mod tests {
             checkpoint: TRIM_HORIZON.into(),
             parents: Vec::new(),
             snapshot: None,
+            checkpointed_at: None,
         }
     }
 

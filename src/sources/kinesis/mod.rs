@@ -10,6 +10,7 @@
 
 pub mod kpl;
 pub mod leases;
+pub mod readback;
 mod reader;
 pub mod shards;
 pub mod snapshots;
@@ -21,6 +22,7 @@ use crate::duration::Span;
 use crate::runtime::{Router, Shutdown};
 use crate::state::StateStore;
 use leases::{LeaseConfig, LeaseTable, Observations, SHARD_END, TRIM_HORIZON};
+use readback::ReadbackConfig;
 use reader::ShardReader;
 use serde::{Deserialize, Serialize};
 use shards::{ShardInfo, StartAt};
@@ -71,6 +73,11 @@ pub struct KinesisSourceConfig {
     /// Snapshot each shard's customers to S3 with its checkpoint (needs `leases`).
     #[serde(default)]
     pub snapshots: Option<SnapshotConfig>,
+    /// The decisions stream, read back when a shard is taken over so that
+    /// what its previous owner decided after its last checkpoint is not
+    /// decided again (needs `leases`).
+    #[serde(default)]
+    pub decisions_readback: Option<ReadbackConfig>,
 }
 
 fn default_poll_interval() -> Span {
@@ -107,6 +114,16 @@ impl KinesisSourceConfig {
             if self.leases.is_none() {
                 problems.push(
                     "snapshots: need leases (a snapshot goes with a checkpoint in the lease table)"
+                        .into(),
+                );
+            }
+        }
+        if let Some(readback) = &self.decisions_readback {
+            let prefixed = readback.problems().into_iter();
+            problems.extend(prefixed.map(|p| format!("decisions_readback.{p}")));
+            if self.leases.is_none() {
+                problems.push(
+                    "decisions_readback: needs leases (it reads back from a checkpoint's time)"
                         .into(),
                 );
             }
@@ -163,9 +180,15 @@ impl Source for KinesisSource {
             }
             None => None,
         };
+        let readback = config
+            .decisions_readback
+            .as_ref()
+            .map(|readback| (readback.clone(), rt.block_on(readback.aws.kinesis())));
         let mut coordinator = Coordinator {
             codec: Codec::new(config.codec),
             snapshots,
+            readback,
+            hash_ranges: BTreeMap::new(),
             config,
             client,
             table,
@@ -193,6 +216,10 @@ struct Coordinator {
     records: u64,
     /// Where shard snapshots go, and the state they are taken from.
     snapshots: Option<(SnapshotStore, Arc<StateStore>)>,
+    /// The decisions stream's client, for read-backs at a takeover.
+    readback: Option<(ReadbackConfig, aws_sdk_kinesis::Client)>,
+    /// Each listed shard's partition-key hash range.
+    hash_ranges: BTreeMap<String, (u128, u128)>,
 }
 
 impl Coordinator {
@@ -256,6 +283,10 @@ impl Coordinator {
                 return;
             }
         };
+        self.hash_ranges = listed
+            .iter()
+            .filter_map(|shard| Some((shard.shard_id.clone(), shard.hash_range?)))
+            .collect();
         let result = match &self.table {
             Some(_) => self.upkeep_table(&listed),
             None => {
@@ -280,6 +311,7 @@ impl Coordinator {
                     checkpoint: TRIM_HORIZON.into(),
                     parents: shard.parents.clone(),
                     snapshot: None,
+                    checkpointed_at: None,
                 });
         }
     }
@@ -347,10 +379,21 @@ impl Coordinator {
             self.readers.remove(&shard);
             router.telemetry().shard_lag.remove(router.source(), &shard);
         }
-        for lease in self.leases.values() {
-            if lease.owner != me || lease.finished() || self.readers.contains_key(&lease.shard_id) {
-                continue;
-            }
+        let starting: Vec<&leases::Lease> = self
+            .leases
+            .values()
+            .filter(|lease| {
+                lease.owner == me
+                    && !lease.finished()
+                    && !self.readers.contains_key(&lease.shard_id)
+            })
+            .collect();
+        if let Err(error) = self.read_back(&starting, router) {
+            // Reading on would decide again what the previous owner decided: wait.
+            tracing::warn!(%error, "decisions not read back; retrying");
+            return;
+        }
+        for lease in starting {
             let start = match lease.checkpoint.as_str() {
                 TRIM_HORIZON => match self.config.initial_position {
                     InitialPosition::TrimHorizon => StartAt::TrimHorizon,
@@ -374,6 +417,50 @@ impl Coordinator {
             }
             self.readers.insert(lease.shard_id.clone(), reader);
         }
+    }
+
+    /// Marks the transactions of `starting` shards that were decided since
+    /// their last checkpoints (by whichever replica held them) as decided
+    /// elsewhere: the workers fold them into state without a second decision.
+    fn read_back(&self, starting: &[&leases::Lease], router: &Router) -> Result<(), String> {
+        let Some((config, client)) = &self.readback else {
+            return Ok(());
+        };
+        let Some(since) = starting
+            .iter()
+            .filter_map(|lease| lease.checkpointed_at)
+            .min()
+        else {
+            return Ok(());
+        };
+        let state = router
+            .telemetry()
+            .state()
+            .ok_or("the pipeline has no state")?;
+        let ranges: Vec<(u128, u128)> = starting
+            .iter()
+            .filter_map(|lease| self.hash_ranges.get(&lease.shard_id).copied())
+            .collect();
+        let since = since - readback::CLOCK_MARGIN_MS;
+        let decided = self
+            .rt
+            .block_on(readback::decided_since(client, config, since))?;
+        let mut marked = 0;
+        for (transaction, customer) in decided {
+            let hash = shards::partition_hash(&customer);
+            if ranges
+                .iter()
+                .any(|(low, high)| (*low..=*high).contains(&hash))
+            {
+                let key = crate::state::keys::key;
+                state
+                    .decided_elsewhere()
+                    .note(key(&transaction), key(&customer));
+                marked += 1;
+            }
+        }
+        tracing::info!(marked, "decisions since the last checkpoints read back");
+        Ok(())
     }
 
     /// The customers of the snapshot at the lease's checkpoint, put into

@@ -13,6 +13,14 @@ pub struct ShardInfo {
     pub shard_id: String,
     /// One parent after a split, two after a merge.
     pub parents: Vec<String>,
+    /// The partition-key hashes (MD5 as a 128-bit number) the shard holds.
+    pub hash_range: Option<(u128, u128)>,
+}
+
+/// Where Kinesis puts a record with this partition key: its MD5 as a number.
+pub fn partition_hash(partition_key: &str) -> u128 {
+    use md5::{Digest, Md5};
+    u128::from_be_bytes(Md5::digest(partition_key.as_bytes()).into())
 }
 
 /// Where reading a shard starts.
@@ -21,6 +29,8 @@ pub enum StartAt {
     TrimHorizon,
     Latest,
     After(String),
+    /// The first record that arrived at or after this time (epoch ms).
+    AtTimestamp(i64),
 }
 
 #[derive(Debug)]
@@ -59,6 +69,12 @@ pub async fn list_shards(client: &Client, stream: &str) -> Result<Vec<ShardInfo>
                     .chain(shard.adjacent_parent_shard_id())
                     .map(str::to_owned)
                     .collect(),
+                hash_range: shard.hash_key_range().and_then(|range| {
+                    Some((
+                        range.starting_hash_key().parse().ok()?,
+                        range.ending_hash_key().parse().ok()?,
+                    ))
+                }),
             }
         }));
         match output.next_token() {
@@ -84,6 +100,9 @@ pub async fn iterator(
         StartAt::After(sequence) => request
             .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
             .starting_sequence_number(sequence),
+        StartAt::AtTimestamp(millis) => request
+            .shard_iterator_type(ShardIteratorType::AtTimestamp)
+            .timestamp(aws_sdk_kinesis::primitives::DateTime::from_millis(*millis)),
     };
     match request.send().await {
         Ok(output) => output
