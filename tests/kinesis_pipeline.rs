@@ -102,11 +102,28 @@ fn n_transactions_in_n_decisions_out_and_malformed_records_dead_lettered() {
 
 #[test]
 fn after_a_split_children_are_read_only_once_the_parent_is_done() {
+    read_across_a_split("split", "max_records: 10");
+}
+
+/// The same with enhanced fan-out: records pushed over SubscribeToShard to a
+/// registered consumer, the parent's end announced by its last event.
+#[test]
+fn enhanced_fan_out_reads_every_record_once_across_a_split() {
+    read_across_a_split("efo", "enhanced_fan_out: {consumer_name: fraud-detector}");
+}
+
+/// 200 transactions on one shard, a split, 200 more on its children; the
+/// source (with `setting`) must decide each once, in customer order.
+fn read_across_a_split(name: &str, setting: &str) {
     local_credentials();
     let server = kinesis_local();
     let client = client(&server.url());
     let rt = runtime();
-    let (input, decisions, dead) = ("tx-split", "decisions-split", "dead-split");
+    let (input, decisions, dead) = (
+        &format!("tx-{name}"),
+        &format!("decisions-{name}"),
+        &format!("dead-{name}"),
+    );
     rt.block_on(async {
         create_stream(&client, input, 1).await;
         create_stream(&client, decisions, 2).await;
@@ -133,7 +150,7 @@ fn after_a_split_children_are_read_only_once_the_parent_is_done() {
     // the children already hold the later records.
     let yaml = topology(&server.url(), input, decisions, dead).replace(
         "poll_interval: 100ms",
-        "poll_interval: 100ms\n    max_records: 10",
+        &format!("poll_interval: 100ms\n    {setting}"),
     );
     run_until(&yaml, |d, _| d >= 400);
 

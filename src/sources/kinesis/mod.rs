@@ -8,6 +8,7 @@
 //! parents are read to their end, so per-customer order holds across splits
 //! and merges.
 
+pub mod fanout;
 pub mod kpl;
 pub mod leases;
 pub mod readback;
@@ -21,6 +22,7 @@ use crate::codecs::{Codec, CodecKind};
 use crate::duration::Span;
 use crate::runtime::{Router, Shutdown};
 use crate::state::StateStore;
+use fanout::FanOutConfig;
 use leases::{LeaseConfig, LeaseTable, Observations, SHARD_END, TRIM_HORIZON};
 use readback::ReadbackConfig;
 use reader::ShardReader;
@@ -78,6 +80,10 @@ pub struct KinesisSourceConfig {
     /// decided again (needs `leases`).
     #[serde(default)]
     pub decisions_readback: Option<ReadbackConfig>,
+    /// Read with enhanced fan-out (SubscribeToShard) as this registered
+    /// consumer instead of polling GetRecords.
+    #[serde(default)]
+    pub enhanced_fan_out: Option<FanOutConfig>,
 }
 
 fn default_poll_interval() -> Span {
@@ -116,6 +122,11 @@ impl KinesisSourceConfig {
                     "snapshots: need leases (a snapshot goes with a checkpoint in the lease table)"
                         .into(),
                 );
+            }
+        }
+        if let Some(fan_out) = &self.enhanced_fan_out {
+            if fan_out.consumer_name.trim().is_empty() {
+                problems.push("enhanced_fan_out.consumer_name: must not be empty".into());
             }
         }
         if let Some(readback) = &self.decisions_readback {
@@ -180,6 +191,18 @@ impl Source for KinesisSource {
             }
             None => None,
         };
+        let fan_out = match &config.enhanced_fan_out {
+            Some(fan_out) => {
+                let registering =
+                    fanout::register(&client, &config.stream_name, &fan_out.consumer_name);
+                let arn = rt
+                    .block_on(registering)
+                    .map_err(|detail| io("the enhanced fan-out consumer", detail))?;
+                tracing::info!(consumer = %arn, "reading with enhanced fan-out");
+                Some(arn)
+            }
+            None => None,
+        };
         let readback = config
             .decisions_readback
             .as_ref()
@@ -188,6 +211,7 @@ impl Source for KinesisSource {
             codec: Codec::new(config.codec),
             snapshots,
             readback,
+            fan_out,
             hash_ranges: BTreeMap::new(),
             config,
             client,
@@ -220,6 +244,8 @@ struct Coordinator {
     readback: Option<(ReadbackConfig, aws_sdk_kinesis::Client)>,
     /// Each listed shard's partition-key hash range.
     hash_ranges: BTreeMap<String, (u128, u128)>,
+    /// The registered consumer's ARN, with enhanced fan-out.
+    fan_out: Option<String>,
 }
 
 impl Coordinator {
@@ -287,6 +313,11 @@ impl Coordinator {
             .iter()
             .filter_map(|shard| Some((shard.shard_id.clone(), shard.hash_range?)))
             .collect();
+        for shard in listed.iter().filter(|shard| shard.closed) {
+            if let Some(reader) = self.readers.get_mut(&shard.shard_id) {
+                reader.closed = true;
+            }
+        }
         let result = match &self.table {
             Some(_) => self.upkeep_table(&listed),
             None => {
@@ -520,6 +551,7 @@ impl Coordinator {
                 stream: self.config.stream,
                 max_records: self.config.max_records,
                 poll_interval: self.config.poll_interval.as_std(),
+                fan_out: self.fan_out.as_deref(),
             };
             let read = reader.poll(&context, router)?;
             self.records += read;

@@ -2,9 +2,10 @@
 //! is checkpointed. Throttling backs off; an expired iterator is re-positioned
 //! after the last record read, so nothing is skipped or read twice.
 
+use super::fanout::{self, Pushed, Subscription};
 use super::kpl;
 use super::leases::SHARD_END;
-use super::shards::{self, FetchError, StartAt};
+use super::shards::{self, FetchError, Fetched, StartAt};
 use super::Stream;
 use crate::aws::Backoff;
 use crate::codecs::Codec;
@@ -28,6 +29,10 @@ pub struct ShardReader {
     backoff: Backoff,
     /// The customers whose transactions came from this shard: its snapshot.
     pub customers: HashSet<u64>,
+    /// The open subscription, with enhanced fan-out.
+    subscription: Option<Subscription>,
+    /// The shard list says it takes no new records.
+    pub closed: bool,
 }
 
 /// What a poll needs from the source.
@@ -39,6 +44,8 @@ pub struct PollContext<'a> {
     pub stream: Stream,
     pub max_records: i32,
     pub poll_interval: Duration,
+    /// The registered consumer's ARN when reading with enhanced fan-out.
+    pub fan_out: Option<&'a str>,
 }
 
 impl ShardReader {
@@ -54,11 +61,26 @@ impl ShardReader {
             next_poll: Instant::now(),
             backoff: Backoff::default(),
             customers: HashSet::new(),
+            subscription: None,
+            closed: false,
         }
     }
 
-    /// One GetRecords call; routes what it returns. Returns the records read.
+    /// One GetRecords call, or one event of the shard's subscription; routes
+    /// what it brings. Returns the records read.
     pub fn poll(&mut self, context: &PollContext, router: &mut Router) -> Result<u64, SourceError> {
+        let fetched = match context.fan_out {
+            Some(consumer_arn) => self.pushed(context, consumer_arn),
+            None => self.pulled(context),
+        };
+        match fetched {
+            Some(fetched) => self.take(fetched, context, router),
+            None => Ok(0),
+        }
+    }
+
+    /// A GetRecords page, or `None` after a failure (handled).
+    fn pulled(&mut self, context: &PollContext) -> Option<Fetched> {
         let iterator = match self.iterator.take() {
             Some(iterator) => iterator,
             None => match context.rt.block_on(shards::iterator(
@@ -70,25 +92,78 @@ impl ShardReader {
                 Ok(iterator) => iterator,
                 Err(error) => {
                     self.failed(error);
-                    return Ok(0);
+                    return None;
                 }
             },
         };
-        let fetched = match context.rt.block_on(shards::fetch(
+        match context.rt.block_on(shards::fetch(
             context.client,
             &iterator,
             context.max_records,
         )) {
-            Ok(fetched) => fetched,
+            Ok(fetched) => Some(fetched),
             Err(error) => {
                 // Keep the iterator unless it expired: a throttled call may be retried with it.
                 if !matches!(error, FetchError::Expired) {
                     self.iterator = Some(iterator);
                 }
                 self.failed(error);
-                return Ok(0);
+                None
             }
-        };
+        }
+    }
+
+    /// The subscription's next event (subscribing first if needed), or
+    /// `None` when there is none yet or after a failure (handled).
+    fn pushed(&mut self, context: &PollContext, consumer_arn: &str) -> Option<Fetched> {
+        if self.subscription.is_none() {
+            let start = self.position();
+            let subscribing =
+                fanout::subscribe(context.client, consumer_arn, &self.shard_id, &start);
+            match context.rt.block_on(subscribing) {
+                Ok(subscription) => self.subscription = Some(subscription),
+                Err(error) => {
+                    self.failed(error);
+                    return None;
+                }
+            }
+        }
+        let subscription = self.subscription.as_mut()?;
+        let wait = Duration::from_millis(20);
+        match context.rt.block_on(subscription.next(wait)) {
+            Ok(Pushed::Page(mut fetched)) => {
+                // Kinesis ends a closed shard's subscription with its children;
+                // an emulator may only go quiet: caught up on a closed shard is its end.
+                let caught_up =
+                    fetched.records.is_empty() && fetched.millis_behind_latest == Some(0);
+                if self.closed && caught_up {
+                    fetched.next_iterator = None;
+                }
+                Some(fetched)
+            }
+            Ok(Pushed::Quiet) => {
+                self.next_poll = Instant::now() + context.poll_interval.min(wait * 5);
+                None
+            }
+            Ok(Pushed::Ended) => {
+                self.subscription = None;
+                None
+            }
+            Err(error) => {
+                self.subscription = None;
+                self.failed(error);
+                None
+            }
+        }
+    }
+
+    /// Routes a page's records and moves on.
+    fn take(
+        &mut self,
+        fetched: Fetched,
+        context: &PollContext,
+        router: &mut Router,
+    ) -> Result<u64, SourceError> {
         self.backoff.reset();
         let read = fetched.records.len() as u64;
         for record in &fetched.records {
@@ -102,8 +177,13 @@ impl ShardReader {
                 .set(router.source(), &self.shard_id, millis);
         }
         match fetched.next_iterator {
-            Some(next) => self.iterator = Some(next),
-            None => self.finished = true,
+            // A subscription's pages carry no iterator, only whether the shard goes on.
+            Some(next) if context.fan_out.is_none() => self.iterator = Some(next),
+            Some(_) => {}
+            None => {
+                self.finished = true;
+                self.subscription = None;
+            }
         }
         let full = read >= context.max_records as u64;
         self.next_poll = Instant::now()

@@ -15,6 +15,8 @@ pub struct ShardInfo {
     pub parents: Vec<String>,
     /// The partition-key hashes (MD5 as a 128-bit number) the shard holds.
     pub hash_range: Option<(u128, u128)>,
+    /// Split or merged: it takes no new records.
+    pub closed: bool,
 }
 
 /// Where Kinesis puts a record with this partition key: its MD5 as a number.
@@ -69,6 +71,9 @@ pub async fn list_shards(client: &Client, stream: &str) -> Result<Vec<ShardInfo>
                     .chain(shard.adjacent_parent_shard_id())
                     .map(str::to_owned)
                     .collect(),
+                closed: shard
+                    .sequence_number_range()
+                    .is_some_and(|range| range.ending_sequence_number().is_some()),
                 hash_range: shard.hash_key_range().and_then(|range| {
                     Some((
                         range.starting_hash_key().parse().ok()?,
