@@ -80,7 +80,7 @@ pub enum SourceConfig {
     /// A Kafka consumer group, decided exactly once (see `crate::kafka`).
     Kafka(crate::kafka::KafkaSourceConfig),
     /// A Kinesis data stream, shards shared across replicas through DynamoDB leases.
-    Kinesis(KinesisSourceConfig),
+    Kinesis(Box<KinesisSourceConfig>),
 }
 
 impl SourceConfig {
