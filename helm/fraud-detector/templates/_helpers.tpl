@@ -97,6 +97,8 @@ Environment exported for topologies to reference as ${NAME}: only non-empty valu
 {{- if $arn }}{{ $env = append $env (dict "name" (printf "FD_KINESIS_%s" ($key | snakecase | upper)) "value" (regexReplaceAll "^.*:stream/" $arn "")) }}{{ end -}}
 {{- end -}}
 {{- with .Values.kinesis.leaseTable }}{{ $env = append $env (dict "name" "FD_KINESIS_LEASE_TABLE" "value" .) }}{{ end -}}
+{{- with .Values.kinesis.snapshotBucket }}{{ $env = append $env (dict "name" "FD_KINESIS_SNAPSHOT_BUCKET" "value" .) }}{{ end -}}
+{{- with .Values.kinesis.snapshotPrefix }}{{ $env = append $env (dict "name" "FD_KINESIS_SNAPSHOT_PREFIX" "value" .) }}{{ end -}}
 {{- with .Values.agent.vllmUrl }}{{ $env = append $env (dict "name" "FD_VLLM_URL" "value" .) }}{{ end -}}
 {{- if $env }}{{ toYaml $env }}{{ end -}}
 {{- end -}}
