@@ -24,7 +24,7 @@ const VERSION: u8 = 1;
 #[serde(deny_unknown_fields)]
 pub struct SnapshotConfig {
     pub bucket: String,
-    /// Key prefix; objects are `<prefix><stream>/<shard>.state`.
+    /// Key prefix; objects are `<prefix><stream>/<shard>/<sequence>.state`.
     #[serde(default)]
     pub prefix: String,
     /// Region and endpoint for S3 (default: the standard AWS chain).
