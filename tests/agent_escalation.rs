@@ -74,13 +74,19 @@ fn seed_003_high_risk_goes_through_the_full_loop() {
     aws_test_environment();
     let moto = support::moto();
     verify_sender(&moto.url());
+    let bucket = reqwest::blocking::Client::new()
+        .put(format!("{}/fd-cases", moto.url()))
+        .send()
+        .unwrap();
+    assert!(bucket.status().is_success());
     let vllm = VllmReplay::start(seed_investigation);
     let run = AgentRun::new(&[SEED_HIGH_RISK.into(), low_risk("TXN-LOW-1", "C-777")]);
     let topology = support::topology(&run.topology(
         &format!(
-            "base_url: {}\ndeadline: 5s\ntools:\n  case_dir: {}\n  email: {{from: {SENDER}, to: [{RECIPIENT}], region: us-east-1, endpoint_url: {}}}\n",
+            "base_url: {}\ndeadline: 5s\ntools:\n  case_dir: {}\n  email: {{from: {SENDER}, to: [{RECIPIENT}], region: us-east-1, endpoint_url: {}}}\n  case_archive: {{bucket: fd-cases, prefix: cases/, aws: {{region: us-east-1, endpoint: {}}}}}\n",
             vllm.base_url(),
             run.path("cases").display(),
+            moto.url(),
             moto.url()
         ),
         "",
@@ -126,6 +132,18 @@ fn seed_003_high_risk_goes_through_the_full_loop() {
     }
     let markdown = read(&folder.join("report.md"));
     assert!(markdown.contains(&format!("# Compliance report {case_id}")));
+    // And the same files in the S3 archive (moto), written before the decision.
+    let listing = reqwest::blocking::get(format!(
+        "{}/fd-cases?list-type=2&prefix=cases/{case_id}/",
+        moto.url()
+    ))
+    .unwrap()
+    .text()
+    .unwrap();
+    for file in ["case.json", "transcript.json", "report.json", "report.md"] {
+        let key = format!("<Key>cases/{case_id}/{file}</Key>");
+        assert!(listing.contains(&key), "{key} not in {listing}");
+    }
     assert!(markdown.contains("185.220.101.x") && !markdown.contains("185.220.101.5"));
 
     // The malformed call was answered with an error, and the loop went on.

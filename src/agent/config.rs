@@ -124,6 +124,8 @@ pub struct ToolsConfig {
     /// Case store: one folder per case with the case, transcript and report.
     pub case_dir: PathBuf,
     pub email: EmailConfig,
+    /// Copy each closed case to S3 as well (the case store stays the local directory).
+    pub case_archive: Option<super::case_archive::CaseArchiveConfig>,
 }
 
 impl Default for ToolsConfig {
@@ -131,6 +133,7 @@ impl Default for ToolsConfig {
         ToolsConfig {
             case_dir: PathBuf::from("cases"),
             email: EmailConfig::default(),
+            case_archive: None,
         }
     }
 }

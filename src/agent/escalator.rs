@@ -126,7 +126,24 @@ impl Escalator {
         metrics
             .breaker_state
             .store(self.breaker.state().gauge(), Ordering::Relaxed);
-        self.settle(outcome, session, result, started)
+        let case_id = session.case_id.clone();
+        let outcome = self.settle(outcome, session, result, started);
+        if let Some(case_id) = case_id {
+            self.archive_case(&case_id).await;
+        }
+        outcome
+    }
+
+    /// Copies the closed case to S3 when an archive is configured.
+    async fn archive_case(&self, case_id: &str) {
+        let toolbox = self.toolbox();
+        let Some(archive) = toolbox.archive() else {
+            return;
+        };
+        let folder = toolbox.cases().folder(case_id);
+        if let Err(error) = archive.upload(&folder, case_id).await {
+            tracing::error!(case_id, %error, "the case was not archived to S3");
+        }
     }
 
     async fn attempt(&self, session: &mut Session) -> Result<AgentVerdict, &'static str> {

@@ -4,6 +4,7 @@
 //! to lower a decision beyond the topology's bounds.
 
 pub mod breaker;
+pub mod case_archive;
 pub mod case_store;
 pub mod client;
 pub mod config;

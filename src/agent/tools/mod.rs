@@ -10,6 +10,7 @@ mod risk;
 
 pub use email::Mailer;
 
+use super::case_archive::CaseArchive;
 use super::case_store::CaseStore;
 use super::config::ToolsConfig;
 use super::report;
@@ -42,6 +43,7 @@ pub enum ToolError {
 pub struct Toolbox {
     engine: Arc<Engine>,
     cases: CaseStore,
+    archive: Option<CaseArchive>,
     mailer: Mailer,
 }
 
@@ -52,6 +54,7 @@ impl Toolbox {
         Ok(Toolbox {
             engine,
             cases,
+            archive: config.case_archive.clone().map(CaseArchive::new),
             mailer: Mailer::new(config.email.clone()),
         })
     }
@@ -62,6 +65,11 @@ impl Toolbox {
 
     pub fn cases(&self) -> &CaseStore {
         &self.cases
+    }
+
+    /// Where closed cases are copied, if anywhere.
+    pub fn archive(&self) -> Option<&CaseArchive> {
+        self.archive.as_ref()
     }
 
     /// Runs one tool. `arguments` is the model's JSON text; it may be malformed.
