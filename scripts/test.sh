@@ -16,6 +16,9 @@ export FD_TANSU
 # A local Kinesis server (kinesis-mock on Node) for the Kinesis tests.
 FD_KINESIS_LOCAL="$(scripts/install-kinesis-local.sh)"
 export FD_KINESIS_LOCAL
+# aiosmtpd, a real SMTP server for the e-mail alert over SMTP.
+FD_AIOSMTPD="$(scripts/install-smtp.sh)"
+export FD_AIOSMTPD
 # Headless chromium and its WebDriver for the analyst console's browser tests.
 FD_CHROMEDRIVER="$(scripts/install-chromium.sh)"
 export FD_CHROMEDRIVER

@@ -440,3 +440,46 @@ fn an_approval_the_agent_raises_gets_an_alert_and_a_case() {
     assert_eq!(cases[0]["action"], "BLOCK");
     assert_eq!(cases[0]["status"], "AGENT_DECIDED");
 }
+
+/// The alert through an SMTP relay instead of SES: aiosmtpd, a real SMTP
+/// server (installed by scripts/install-smtp.sh), prints what it receives.
+#[test]
+fn the_alert_goes_out_through_an_smtp_relay() {
+    aws_test_environment();
+    let program = support::installed_tool("FD_AIOSMTPD", "scripts/install-smtp.sh");
+    let run = AgentRun::new(&[SEED_HIGH_RISK.into()]);
+    let received = run.path("smtp.log");
+    let port = support::free_port();
+    let mut command = std::process::Command::new(program);
+    command.args(["-n", "-l", &format!("127.0.0.1:{port}")]);
+    command.stdout(std::fs::File::create(&received).unwrap());
+    let mut relay = command.spawn().unwrap();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let vllm = VllmReplay::start(seed_investigation);
+    let topology = support::topology(&run.topology(
+        &format!(
+            "base_url: {}\ndeadline: 5s\ntools:\n  case_dir: {}\n  email: {{from: {SENDER}, to: [{RECIPIENT}], smtp: {{host: 127.0.0.1, port: {port}, security: none}}}}\n",
+            vllm.base_url(),
+            run.path("cases").display(),
+        ),
+        "",
+    ));
+    let report = support::run(&topology, RunOptions::default());
+    let _ = relay.kill();
+    let _ = relay.wait();
+    assert!(report.counters.balanced(), "{:?}", report.counters);
+    assert_eq!(
+        run.decision("TXN-20251201-191354")["agent"]["status"],
+        "DECIDED"
+    );
+    let mail = read(&received);
+    assert!(
+        mail.contains("Subject: [CRITICAL] Fraud alert: TXN-20251201-191354 BLOCK"),
+        "{mail}"
+    );
+    assert!(mail.contains(&format!("To: {RECIPIENT}")), "{mail}");
+    assert!(mail.contains("IMPOSSIBLE_TRAVEL"), "{mail}");
+    assert!(!mail.contains("185.220.101.5"), "the IP is masked: {mail}");
+}

@@ -138,8 +138,9 @@ impl Default for ToolsConfig {
     }
 }
 
-/// Amazon SES v2; the endpoint and credentials come from the standard AWS
-/// chain (`AWS_ENDPOINT_URL_SESV2`, `AWS_ACCESS_KEY_ID`, ...).
+/// Amazon SES v2 by default; the endpoint and credentials come from the
+/// standard AWS chain (`AWS_ENDPOINT_URL_SESV2`, `AWS_ACCESS_KEY_ID`, ...).
+/// With `smtp`, through that SMTP server instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailConfig {
@@ -149,6 +150,35 @@ pub struct EmailConfig {
     pub region: Option<String>,
     /// Else `AWS_ENDPOINT_URL_SESV2` / `AWS_ENDPOINT_URL` (the AWS chain).
     pub endpoint_url: Option<String>,
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// An SMTP relay. Credentials, when the relay wants them, come from
+/// `FD_SMTP_USERNAME` and `FD_SMTP_PASSWORD`, never from the topology file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Upgrade to TLS with STARTTLS (port 587), required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// Plain text: only for a relay on the same host or a test server.
+    None,
 }
 
 impl Default for EmailConfig {
@@ -158,6 +188,7 @@ impl Default for EmailConfig {
             to: vec!["fraud-team@example.com".into()],
             region: None,
             endpoint_url: None,
+            smtp: None,
         }
     }
 }

@@ -1,8 +1,8 @@
-//! email-alerts: a real e-mail to the fraud team through Amazon SES v2.
-//! The client is built on first use from the standard AWS chain
-//! (credentials, region, `AWS_ENDPOINT_URL_SESV2`).
+//! email-alerts: a real e-mail to the fraud team through Amazon SES v2 or,
+//! when configured, an SMTP relay. The SES client is built on first use from
+//! the standard AWS chain (credentials, region, `AWS_ENDPOINT_URL_SESV2`).
 
-use super::super::config::EmailConfig;
+use super::super::config::{EmailConfig, SmtpConfig, SmtpSecurity};
 use super::super::escalation::Escalation;
 use super::super::mask::mask_text;
 use super::ToolError;
@@ -76,6 +76,20 @@ impl Mailer {
             reasons.join("\n"),
             note,
         ));
+        let (transport, message_id) = match &self.config.smtp {
+            Some(smtp) => ("smtp", self.send_smtp(smtp, &subject, &body).await?),
+            None => ("ses", self.send_ses(&subject, &body).await?),
+        };
+        Ok(json!({
+            "sent": true,
+            "transport": transport,
+            "message_id": message_id,
+            "recipients": self.config.to.iter().map(|to| mask_text(to)).collect::<Vec<_>>(),
+            "subject": subject,
+        }))
+    }
+
+    async fn send_ses(&self, subject: &str, body: &str) -> Result<Option<String>, ToolError> {
         let text = |data: &str| {
             Content::builder()
                 .data(data)
@@ -84,8 +98,8 @@ impl Mailer {
                 .map_err(|error| ToolError::Failed(error.to_string()))
         };
         let message = Message::builder()
-            .subject(text(&subject)?)
-            .body(Body::builder().text(text(&body)?).build())
+            .subject(text(subject)?)
+            .body(Body::builder().text(text(body)?).build())
             .build();
         let sent = self
             .client()
@@ -106,11 +120,59 @@ impl Mailer {
                     aws_sdk_sesv2::error::DisplayErrorContext(&error)
                 ))
             })?;
-        Ok(json!({
-            "sent": true,
-            "message_id": sent.message_id(),
-            "recipients": self.config.to.iter().map(|to| mask_text(to)).collect::<Vec<_>>(),
-            "subject": subject,
-        }))
+        Ok(sent.message_id().map(str::to_owned))
+    }
+
+    async fn send_smtp(
+        &self,
+        smtp: &SmtpConfig,
+        subject: &str,
+        body: &str,
+    ) -> Result<Option<String>, ToolError> {
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+        let failed = |what: &str, error: &dyn std::fmt::Display| {
+            ToolError::Failed(format!("SMTP {what}: {error}"))
+        };
+        let address = |text: &str| {
+            text.parse::<lettre::message::Mailbox>()
+                .map_err(|error| failed(&format!("address {text}"), &error))
+        };
+        let mut message = lettre::Message::builder()
+            .from(address(&self.config.from)?)
+            .subject(subject);
+        for to in &self.config.to {
+            message = message.to(address(to)?);
+        }
+        let message = message
+            .body(body.to_owned())
+            .map_err(|error| failed("message", &error))?;
+        let builder = match smtp.security {
+            SmtpSecurity::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+                    .map_err(|error| failed("relay", &error))?
+            }
+            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
+                .map_err(|error| failed("relay", &error))?,
+            SmtpSecurity::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+            }
+        };
+        let mut builder = builder
+            .port(smtp.port)
+            .timeout(Some(std::time::Duration::from_secs(10)));
+        if let (Ok(user), Ok(password)) = (
+            std::env::var("FD_SMTP_USERNAME"),
+            std::env::var("FD_SMTP_PASSWORD"),
+        ) {
+            builder = builder.credentials(
+                lettre::transport::smtp::authentication::Credentials::new(user, password),
+            );
+        }
+        let response = builder
+            .build()
+            .send(message)
+            .await
+            .map_err(|error| failed("send", &error))?;
+        Ok(Some(response.message().collect::<Vec<_>>().join(" ")))
     }
 }
