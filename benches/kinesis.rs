@@ -4,7 +4,8 @@
 //!     FD_KINESIS_LOCAL=$(scripts/install-kinesis-local.sh) cargo bench --bench kinesis
 //!     ... cargo bench --bench kinesis -- --quick     # small smoke run
 //!
-//! For plain and KPL-aggregated records (100 per Kinesis record), prints the
+//! For plain and KPL-aggregated records (100 per Kinesis record), read by
+//! polling, and the plain stream again with enhanced fan-out, prints the
 //! produce rate, the rate the detector reads, decides and writes (to a
 //! blackhole), and CPU per transaction of each process, from /proc.
 
@@ -33,20 +34,27 @@ fn main() {
     for aggregate in [1usize, 100] {
         let stream = format!("bench-{aggregate}");
         let produced = produce(&url, &stream, &records, aggregate);
-        let consumed = consume(&url, &stream, count, server.pid());
-        println!(
-            "| {} | {:.0} | {:.0} | {:.1} | {:.1} |",
-            if aggregate == 1 {
-                "plain".to_owned()
-            } else {
-                format!("KPL x{aggregate}")
-            },
-            count as f64 / produced.as_secs_f64(),
-            count as f64 / consumed.elapsed.as_secs_f64(),
-            consumed.detector_cpu.as_secs_f64() * 1e6 / count as f64,
-            consumed.emulator_cpu.as_secs_f64() * 1e6 / count as f64,
-        );
+        let consumed = consume(&url, &stream, count, server.pid(), "");
+        let name = match aggregate {
+            1 => "plain".to_owned(),
+            _ => format!("KPL x{aggregate}"),
+        };
+        let produce_rate = format!("{:.0}", count as f64 / produced.as_secs_f64());
+        print_row(&name, &produce_rate, count, &consumed);
     }
+    // The plain stream once more, pushed to a registered consumer.
+    let fan_out = "enhanced_fan_out: {consumer_name: bench}";
+    let consumed = consume(&url, "bench-1", count, server.pid(), fan_out);
+    print_row("plain, enhanced fan-out", "(same stream)", count, &consumed);
+}
+
+fn print_row(name: &str, produce_rate: &str, count: u64, consumed: &Consumed) {
+    println!(
+        "| {name} | {produce_rate} | {:.0} | {:.1} | {:.1} |",
+        count as f64 / consumed.elapsed.as_secs_f64(),
+        consumed.detector_cpu.as_secs_f64() * 1e6 / count as f64,
+        consumed.emulator_cpu.as_secs_f64() * 1e6 / count as f64,
+    );
 }
 
 fn produce(url: &str, stream: &str, records: &[(String, Vec<u8>)], aggregate: usize) -> Duration {
@@ -79,7 +87,8 @@ struct Consumed {
     emulator_cpu: Duration,
 }
 
-fn consume(url: &str, stream: &str, count: u64, emulator: u32) -> Consumed {
+/// Reads `stream` with the source `setting` (a YAML line) until `count` decisions.
+fn consume(url: &str, stream: &str, count: u64, emulator: u32, setting: &str) -> Consumed {
     let yaml = format!(
         "sources:
   tx:
@@ -88,6 +97,7 @@ fn consume(url: &str, stream: &str, count: u64, emulator: u32) -> Consumed {
     aws: {{endpoint: {url}}}
     max_records: 10000
     poll_interval: 50ms
+    {setting}
 sinks:
   decisions: {{type: blackhole}}
   dead_letters: {{type: blackhole}}
