@@ -16,7 +16,6 @@ use crate::codecs::{Codec, CodecKind};
 use crate::domain::{now_millis, Alert, DeadLetter, Decision, Millis, RejectKind, Transaction};
 use crate::engine::{locate, Engine, Outcome};
 use crate::geo::Gazetteer;
-use crate::runtime::WorkerError;
 use crate::sources::decode_transaction;
 use crate::state::time::to_millis;
 use axum::body::Bytes;
@@ -74,8 +73,9 @@ pub async fn submit(State(console): State<Arc<Console>>, body: Bytes) -> Respons
         Some(agent) => agent.review(transaction.clone(), outcome).await,
         None => outcome,
     };
-    if let Err(response) = write(&console, port, &transaction, &outcome).await {
-        return response;
+    if let Err(error) = write(&console, port, &transaction, &outcome).await {
+        let answer = Json(serde_json::json!({ "error": error }));
+        return (StatusCode::SERVICE_UNAVAILABLE, answer).into_response();
     }
     Json(submitted(transaction, outcome)).into_response()
 }
@@ -100,10 +100,8 @@ pub async fn submit_stream(State(console): State<Arc<Console>>, body: Bytes) -> 
     ));
     match agent {
         None => {
-            if let Err(error) = port.decided(outcome.clone()).await {
-                let _ = events.send(error_event(&error));
-            } else {
-                show(&console, &transaction, &outcome);
+            if let Err(error) = write(&console, port, &transaction, &outcome).await {
+                let _ = events.send(error_event(error));
             }
         }
         Some(agent) => {
@@ -148,11 +146,10 @@ impl Investigation {
             .await;
         // The watcher is dropped with the session: every step is forwarded first.
         let _ = forwarding.await;
-        if let Err(error) = port.decided(reviewed.clone()).await {
-            let _ = events.send(error_event(&error));
+        if let Err(error) = write(&console, port, &transaction, &reviewed).await {
+            let _ = events.send(error_event(error));
             return;
         }
-        show(&console, &transaction, &reviewed);
         let _ = events.send(json_event(
             "final",
             &Escalated::new(submitted(transaction, reviewed), false),
@@ -160,32 +157,22 @@ impl Investigation {
     }
 }
 
-/// Writes the decision to the outputs, then shows it.
+/// Writes the decision to the outputs, then shows it; else says why not.
 async fn write(
     console: &Console,
     port: Port,
     transaction: &Transaction,
     outcome: &Outcome,
-) -> Result<(), Response> {
+) -> Result<(), String> {
     port.decided(outcome.clone())
         .await
-        .map_err(|error| outputs_closed(&error))?;
+        .map_err(|error| format!("the decision was made but not written: {error}"))?;
     show(console, transaction, outcome);
     Ok(())
 }
 
-fn outputs_closed(error: &WorkerError) -> Response {
-    let error = format!("the decision was made but not written: {error}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(serde_json::json!({"error": error})),
-    )
-        .into_response()
-}
-
-fn error_event(error: &WorkerError) -> Event {
-    let error = format!("the decision was made but not written: {error}");
-    json_event("error", &serde_json::json!({"error": error}))
+fn error_event(error: String) -> Event {
+    json_event("error", &serde_json::json!({ "error": error }))
 }
 
 /// The engine's decision, and whether the agent is about to review it.

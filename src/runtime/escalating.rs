@@ -107,12 +107,12 @@ impl Escalating<'_> {
                     started,
                     trace,
                 } => {
-                    if self.worker.engine.decided_elsewhere(&transaction) {
-                        let worker = self.worker;
-                        worker.replay(&transaction, ingested_at, started, pending)?;
-                        continue;
-                    }
-                    if self.worker.skip_duplicate(&transaction, pending)? {
+                    let nothing_held = |_: &mut Pending| Ok(());
+                    let time = (ingested_at, started);
+                    if self
+                        .worker
+                        .decided_before(&transaction, time, pending, nothing_held)?
+                    {
                         continue;
                     }
                     let outcome = self

@@ -112,12 +112,16 @@ impl Worker {
                         started,
                         ..
                     } => {
-                        if self.engine.decided_elsewhere(transaction) {
-                            self.conclude(std::mem::take(&mut round), &mut pending)?;
-                            self.replay(transaction, *ingested_at, *started, &mut pending)?;
-                            continue;
-                        }
-                        if self.skip_duplicate(transaction, &mut pending)? {
+                        // A replay decides now: what the round holds goes first.
+                        let before = |pending: &mut Pending| {
+                            self.conclude(std::mem::take(&mut round), pending)
+                        };
+                        if self.decided_before(
+                            transaction,
+                            (*ingested_at, *started),
+                            &mut pending,
+                            before,
+                        )? {
                             continue;
                         }
                         let customer = crate::state::keys::key(&transaction.customer_id);
@@ -212,42 +216,31 @@ impl Worker {
         Ok(())
     }
 
-    /// Folds in a transaction another replica decided; its dead letter says so.
-    pub(super) fn replay(
+    /// True if `transaction` was decided before, and is dead-lettered as a
+    /// duplicate: by another replica (read back at a takeover; folded into
+    /// state here, after `before_replay`) or by this engine (skipped).
+    pub(super) fn decided_before(
         &self,
         transaction: &Transaction,
-        ingested_at: Millis,
-        started: Instant,
+        (ingested_at, started): (Millis, Instant),
         pending: &mut Pending,
-    ) -> Result<(), WorkerError> {
-        let reason = self.engine.replay(transaction, ingested_at, started);
-        self.duplicate(transaction, reason, pending)
-    }
-
-    /// Dead-letters a transaction the engine has already decided; true if it was one.
-    pub(super) fn skip_duplicate(
-        &self,
-        transaction: &Transaction,
-        pending: &mut Pending,
+        before_replay: impl FnOnce(&mut Pending) -> Result<(), WorkerError>,
     ) -> Result<bool, WorkerError> {
-        let Some(reason) = self.engine.already_decided(transaction) else {
-            return Ok(false);
+        let reason = if self.engine.decided_elsewhere(transaction) {
+            before_replay(pending)?;
+            self.engine.replay(transaction, ingested_at, started)
+        } else {
+            match self.engine.already_decided(transaction) {
+                Some(reason) => reason,
+                None => return Ok(false),
+            }
         };
-        self.duplicate(transaction, reason, pending)?;
-        Ok(true)
-    }
-
-    fn duplicate(
-        &self,
-        transaction: &Transaction,
-        reason: String,
-        pending: &mut Pending,
-    ) -> Result<(), WorkerError> {
         let payload = serde_json::to_vec(transaction).unwrap_or_default();
         let position = format!("customer {}", transaction.customer_id);
         let letter = DeadLetter::new("engine", position, RejectKind::Duplicate, reason, &payload);
         self.telemetry.counters.dead_lettered(RejectKind::Duplicate);
-        pending.add_dead_letter(&self.outputs, &letter)
+        pending.add_dead_letter(&self.outputs, &letter)?;
+        Ok(true)
     }
 
     pub(super) fn apply_label(

@@ -476,21 +476,22 @@ impl Coordinator {
         let decided = self
             .rt
             .block_on(readback::decided_since(client, config, since))?;
-        let mut marked = 0;
-        for (transaction, customer) in decided {
-            let hash = shards::partition_hash(&customer);
-            if ranges
-                .iter()
-                .any(|(low, high)| (*low..=*high).contains(&hash))
-            {
-                let key = crate::state::keys::key;
-                state
-                    .decided_elsewhere()
-                    .note(key(&transaction), key(&customer));
-                marked += 1;
-            }
-        }
-        tracing::info!(marked, "decisions since the last checkpoints read back");
+        let key = crate::state::keys::key;
+        let ours: Vec<(u64, u64)> = decided
+            .iter()
+            .filter(|(_, customer)| {
+                let hash = shards::partition_hash(customer);
+                ranges
+                    .iter()
+                    .any(|(low, high)| (*low..=*high).contains(&hash))
+            })
+            .map(|(transaction, customer)| (key(transaction), key(customer)))
+            .collect();
+        tracing::info!(
+            marked = ours.len(),
+            "decisions since the last checkpoints read back"
+        );
+        state.decided_elsewhere().note(ours);
         Ok(())
     }
 
