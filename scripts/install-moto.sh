@@ -3,11 +3,10 @@
 # .venv-moto/ and prints the path of its `moto_server` program.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/pip-venv.sh
 version="${FD_MOTO_VERSION:-5.2.5}"
 venv=.venv-moto
 if [ ! -x "$venv/bin/moto_server" ]; then
-    python3 -m venv "$venv"
-    echo '*' > "$venv/.gitignore"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$version" >&2
+    pip_install "$venv" "moto[server]==$version"
 fi
 echo "$PWD/$venv/bin/moto_server"

