@@ -1,6 +1,7 @@
-//! The six tools over MCP (streamable HTTP), with the real binary: `run`
-//! with an `agent:` section and `--mcp`, a raw JSON-RPC client lists the
-//! tools and calls one on the transaction the detector escalated.
+//! The six tools over MCP, with the real binary: `run` with an `agent:`
+//! section and `--mcp`; a raw JSON-RPC client, over streamable HTTP and over
+//! HTTP+SSE, lists the tools and calls one on the transaction the detector
+//! escalated.
 
 mod agent_support;
 mod support;
@@ -8,8 +9,8 @@ mod vllm_replay;
 
 use agent_support::{AgentRun, SEED_HIGH_RISK};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 use vllm_replay::{verdict_turn, Reply, VllmReplay};
 
@@ -32,39 +33,70 @@ fn rpc(url: &str, id: u64, method: &str, params: Value) -> Value {
     serde_json::from_str(body.trim()).unwrap_or_else(|error| panic!("{error}: {text}"))
 }
 
-#[test]
-fn an_mcp_client_lists_the_six_tools_and_calls_one() {
-    let vllm = VllmReplay::start(|_, _| {
-        Reply::Message(verdict_turn("travel", "BLOCK", 95, "impossible travel"))
-    });
-    let run = AgentRun::new(&[]);
-    let topology = run
-        .topology(&format!("base_url: {}\n", vllm.base_url()), "")
-        .replace(
-            &format!(
-                "tx: {{type: file, path: {}}}",
-                run.path("tx.jsonl").display()
-            ),
-            "tx: {type: stdin}",
-        );
-    std::fs::write(run.path("topology.yaml"), topology).unwrap();
-    let (port, http) = (support::free_port(), support::free_port());
-    let mut detector = Command::new(env!("CARGO_BIN_EXE_fraud-detector"))
-        .args(["run", "--topology"])
-        .arg(run.path("topology.yaml"))
-        .args(["--mcp", &format!("127.0.0.1:{port}")])
-        .args(["--http", &format!("127.0.0.1:{http}")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut input = detector.stdin.take().unwrap();
-    writeln!(input, "{SEED_HIGH_RISK}").unwrap();
-    input.flush().unwrap();
+/// The real binary with the replayed vLLM, after it escalated the seed's
+/// high-risk transaction and the agent decided; MCP on `port`.
+struct McpDetector {
+    _vllm: VllmReplay,
+    run: AgentRun,
+    detector: Child,
+    input: ChildStdin,
+    port: u16,
+}
 
-    // The running detector escalated the transaction and the agent decided
-    // (file sinks flush at the end, so watch /metrics).
+impl McpDetector {
+    fn start() -> McpDetector {
+        let vllm = VllmReplay::start(|_, _| {
+            Reply::Message(verdict_turn("travel", "BLOCK", 95, "impossible travel"))
+        });
+        let run = AgentRun::new(&[]);
+        let topology = run
+            .topology(&format!("base_url: {}\n", vllm.base_url()), "")
+            .replace(
+                &format!(
+                    "tx: {{type: file, path: {}}}",
+                    run.path("tx.jsonl").display()
+                ),
+                "tx: {type: stdin}",
+            );
+        std::fs::write(run.path("topology.yaml"), topology).unwrap();
+        let (port, http) = (support::free_port(), support::free_port());
+        let mut detector = Command::new(env!("CARGO_BIN_EXE_fraud-detector"))
+            .args(["run", "--topology"])
+            .arg(run.path("topology.yaml"))
+            .args(["--mcp", &format!("127.0.0.1:{port}")])
+            .args(["--http", &format!("127.0.0.1:{http}")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut input = detector.stdin.take().unwrap();
+        writeln!(input, "{SEED_HIGH_RISK}").unwrap();
+        input.flush().unwrap();
+        wait_for_the_agent(http);
+        McpDetector {
+            _vllm: vllm,
+            run,
+            detector,
+            input,
+            port,
+        }
+    }
+
+    /// Ends the input; the detector drains, exits 0 and wrote the agent's
+    /// decision.
+    fn finish(mut self) {
+        drop(self.input);
+        let status = self.detector.wait().unwrap();
+        assert!(status.success(), "{status}");
+        let decisions = self.run.decisions();
+        assert_eq!(decisions.len(), 1);
+        assert_eq!(decisions[0]["agent"]["status"], "DECIDED", "{decisions:#?}");
+    }
+}
+
+/// File sinks flush at the end, so watch /metrics.
+fn wait_for_the_agent(http: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let metrics_url = format!("http://127.0.0.1:{http}/metrics");
     loop {
@@ -72,7 +104,7 @@ fn an_mcp_client_lists_the_six_tools_and_calls_one() {
             .and_then(|response| response.text())
             .unwrap_or_default();
         if metrics.contains("fraud_agent_decided_total 1") {
-            break;
+            return;
         }
         assert!(
             Instant::now() < deadline,
@@ -80,10 +112,12 @@ fn an_mcp_client_lists_the_six_tools_and_calls_one() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
 
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    let initialized = rpc(
-        &url,
+/// What every client must get from the six tools, whatever the transport:
+/// `call` sends one JSON-RPC request and returns its response.
+fn check_the_tools(mut call: impl FnMut(u64, &str, Value) -> Value) {
+    let initialized = call(
         1,
         "initialize",
         json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
@@ -92,7 +126,11 @@ fn an_mcp_client_lists_the_six_tools_and_calls_one() {
         initialized["result"]["capabilities"]["tools"].is_object(),
         "{initialized:#}"
     );
-    let listed = rpc(&url, 2, "tools/list", json!({}));
+    assert_eq!(
+        initialized["result"]["serverInfo"]["name"],
+        "fraud-detector"
+    );
+    let listed = call(2, "tools/list", json!({}));
     let names: Vec<&str> = listed["result"]["tools"]
         .as_array()
         .unwrap_or_else(|| panic!("{listed:#}"))
@@ -101,8 +139,7 @@ fn an_mcp_client_lists_the_six_tools_and_calls_one() {
         .collect();
     assert_eq!(names, fraud_detector::agent::tools::TOOL_NAMES);
 
-    let called = rpc(
-        &url,
+    let called = call(
         3,
         "tools/call",
         json!({"name": "geolocation-checker", "arguments": {"transaction_id": "TXN-20251201-191354"}}),
@@ -112,18 +149,105 @@ fn an_mcp_client_lists_the_six_tools_and_calls_one() {
         serde_json::from_str(called["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(result["impossible_travel"], true, "{result:#}");
 
-    let unknown = rpc(
-        &url,
+    let unknown = call(
         4,
         "tools/call",
         json!({"name": "transaction-risk", "arguments": {"transaction_id": "TXN-NOPE"}}),
     );
     assert_eq!(unknown["result"]["isError"], true, "{unknown:#}");
+}
 
-    drop(input); // end of input: the detector drains and exits
-    let status = detector.wait().unwrap();
-    assert!(status.success(), "{status}");
-    let decisions = run.decisions();
-    assert_eq!(decisions.len(), 1);
-    assert_eq!(decisions[0]["agent"]["status"], "DECIDED", "{decisions:#?}");
+#[test]
+fn an_mcp_client_lists_the_six_tools_and_calls_one() {
+    let detector = McpDetector::start();
+    let url = format!("http://127.0.0.1:{}/mcp", detector.port);
+    check_the_tools(|id, method, params| rpc(&url, id, method, params));
+    detector.finish();
+}
+
+/// One server-sent event: its name and data.
+fn next_event(stream: &mut impl BufRead) -> (String, String) {
+    let (mut name, mut data) = (String::new(), String::new());
+    loop {
+        let mut line = String::new();
+        assert!(stream.read_line(&mut line).unwrap() > 0, "the stream ended");
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() && !data.is_empty() {
+            return (name, data);
+        }
+        if let Some(value) = line.strip_prefix("event:") {
+            name = value.trim().to_owned();
+        } else if let Some(value) = line.strip_prefix("data:") {
+            data.push_str(value.trim());
+        }
+    }
+}
+
+fn post(url: &str, message: &Value) -> reqwest::StatusCode {
+    reqwest::blocking::Client::new()
+        .post(url)
+        .json(message)
+        .send()
+        .unwrap()
+        .status()
+}
+
+/// Seed 000's clients speak MCP's HTTP+SSE transport at `:8080/sse`.
+#[test]
+fn an_sse_client_lists_the_six_tools_and_calls_one() {
+    let detector = McpDetector::start();
+    let base = format!("http://127.0.0.1:{}", detector.port);
+    let response = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .unwrap()
+        .get(format!("{base}/sse"))
+        .header("accept", "text/event-stream")
+        .send()
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let mut events = BufReader::new(response);
+    let (name, endpoint) = next_event(&mut events);
+    assert_eq!(name, "endpoint");
+    let messages_url = format!("{base}{endpoint}");
+
+    check_the_tools(|id, method, params| {
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        assert_eq!(post(&messages_url, &request), reqwest::StatusCode::ACCEPTED);
+        let (name, data) = next_event(&mut events);
+        assert_eq!(name, "message");
+        let reply: Value = serde_json::from_str(&data).unwrap();
+        assert_eq!(reply["id"], id, "{reply:#}");
+        if method == "initialize" {
+            let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+            assert_eq!(
+                post(&messages_url, &initialized),
+                reqwest::StatusCode::ACCEPTED
+            );
+        }
+        reply
+    });
+
+    let rebound = reqwest::blocking::Client::new()
+        .get(format!("{base}/sse"))
+        .header("host", "attacker.example")
+        .send()
+        .unwrap();
+    assert_eq!(rebound.status(), reqwest::StatusCode::FORBIDDEN);
+
+    let stray = format!("{base}/messages/?session_id=nope");
+    let ping = json!({"jsonrpc": "2.0", "id": 9, "method": "ping"});
+    assert_eq!(post(&stray, &ping), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(
+        post(&messages_url, &json!({"not": "json-rpc"})),
+        reqwest::StatusCode::BAD_REQUEST
+    );
+    // Closing the stream ends the session.
+    drop(events);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while post(&messages_url, &ping) != reqwest::StatusCode::NOT_FOUND {
+        assert!(Instant::now() < deadline, "the session outlived its stream");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    detector.finish();
 }

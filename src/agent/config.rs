@@ -197,12 +197,18 @@ impl Default for EmailConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct McpConfig {
     pub listen: String,
+    /// `Host` names (optionally `name:port`) the server answers besides
+    /// loopback and its own address, e.g. the Service's DNS names; `*`
+    /// answers any (only behind a network policy). Guards against DNS
+    /// rebinding.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for McpConfig {
     fn default() -> Self {
         McpConfig {
             listen: "127.0.0.1:8080".into(),
+            allowed_hosts: Vec::new(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod escalator;
 pub mod investigator;
 pub mod mask;
 pub mod mcp;
+pub mod mcp_sse;
 pub mod policy;
 pub mod prompt;
 pub mod protocol;

@@ -40,10 +40,14 @@ pub enum Command {
         /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9100).
         #[arg(long, env = "FD_HTTP")]
         http: Option<std::net::SocketAddr>,
-        /// Serve the agent's six tools over MCP (streamable HTTP, /mcp) here;
-        /// needs the topology's `agent:` section.
+        /// Serve the agent's six tools over MCP (streamable HTTP at /mcp,
+        /// HTTP+SSE at /sse) here; needs the topology's `agent:` section.
         #[arg(long, env = "FD_MCP")]
         mcp: Option<String>,
+        /// Host names the MCP server answers besides loopback and its own
+        /// address (comma-separated; `name` or `name:port`; `*` for any).
+        #[arg(long, env = "FD_MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+        mcp_allowed_hosts: Vec<String>,
         #[command(flatten)]
         console: console_args::ConsoleArgs,
     },
@@ -91,8 +95,9 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
             topology,
             http,
             mcp,
+            mcp_allowed_hosts,
             console,
-        } => run::run(&topology, http, mcp, &console),
+        } => run::run(&topology, http, (mcp, mcp_allowed_hosts), &console),
         Command::Demo(args) => demo::demo(args),
         Command::Drift(args) => drift::drift(args),
         Command::Batch(args) => batch::batch(args),

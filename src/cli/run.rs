@@ -9,7 +9,7 @@ use std::process::ExitCode;
 pub fn run(
     path: &Path,
     http: Option<std::net::SocketAddr>,
-    mcp: Option<String>,
+    (mcp, mcp_allowed_hosts): (Option<String>, Vec<String>),
     console: &super::console_args::ConsoleArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut topology = Topology::load(path)?;
@@ -18,7 +18,11 @@ pub fn run(
             .agent
             .as_mut()
             .context("--mcp needs an agent: section in the topology")?;
-        agent.mcp = Some(fraud_detector::agent::config::McpConfig { listen });
+        agent.mcp.get_or_insert_with(Default::default).listen = listen;
+    }
+    let served = topology.agent.as_mut().and_then(|agent| agent.mcp.as_mut());
+    if let Some(served) = served.filter(|_| !mcp_allowed_hosts.is_empty()) {
+        served.allowed_hosts = mcp_allowed_hosts;
     }
     let options = RunOptions {
         handle_signals: true,

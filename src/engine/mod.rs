@@ -108,15 +108,17 @@ impl Engine {
         self
     }
 
-    /// An APPROVE this policy escalates is learned only after the agent also
-    /// approves it, so a device, IP or place the agent blocks never becomes
-    /// "familiar"; it also gets a case for the agent's record.
+    /// A transaction this policy escalates is learned only if the agent's
+    /// final action is APPROVE: a device, IP or place the agent blocks never
+    /// becomes "familiar", and one it clears does. An escalated APPROVE also
+    /// gets a case for the agent's record.
     pub fn with_escalation(mut self, policy: EscalationPolicy) -> Engine {
         self.escalates = Some(policy);
         self
     }
 
-    /// Learns what an escalated APPROVE held back, once the agent approved it.
+    /// Learns what an escalated transaction held back, once the agent's final
+    /// action is APPROVE.
     pub fn learn_deferred(&self, learning: &DeferredLearning) {
         self.state
             .customer_mut(learning.customer_key)
@@ -169,7 +171,7 @@ impl Engine {
         ingested_at: Millis,
         started: Instant,
     ) -> String {
-        // An escalated approval's deferred learning is dropped: the agent's
+        // An escalated transaction's deferred learning is dropped: the agent's
         // final word went to the previous owner, and an unlearned device
         // costs a review where a wrongly learned one would hide fraud.
         let _ = self.decide(transaction, ingested_at, started);
@@ -345,7 +347,10 @@ impl Engine {
                 escalated,
             },
         );
-        outcome.deferred_learning = (approved && escalated).then_some(DeferredLearning {
+        // Whatever the engine decided, the agent's final word decides whether
+        // the customer's profile learns this transaction: a REVIEW the agent
+        // lowers to APPROVE is an approved transaction too.
+        outcome.deferred_learning = escalated.then_some(DeferredLearning {
             customer_key,
             observation: facts.observation,
         });

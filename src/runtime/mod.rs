@@ -323,7 +323,7 @@ pub(crate) async fn start_agent(
         telemetry.clone(),
     )?);
     if let Some(mcp) = &config.mcp {
-        crate::agent::mcp::serve(&mcp.listen, escalator.clone())
+        crate::agent::mcp::serve(mcp, escalator.clone())
             .await
             .map_err(crate::agent::AgentError::from)?;
     }
