@@ -293,6 +293,7 @@ NEGATIVE_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("render", "topologyYaml without sinks", {"topologyYaml": "sources:\n  tx:\n    type: stdin\n"}),
     ("render", "topologyYaml that is not YAML", {"topologyYaml": "sources: [unclosed"}),
     ("render", "MCP on the metrics port", {"mcp": {"enabled": True, "port": 9100}}),
+    ("schema", "MCP allowed host with a comma", {"mcp": {"allowedHosts": ["a.example,b.example"]}}),
     ("render", "KEDA fallback with the Value-type Kinesis trigger",
      {"keda": {"enabled": True, "trigger": "kinesisIteratorAge", "fallback": {"failureThreshold": 3, "replicas": 2}}}),
 ]
@@ -364,6 +365,15 @@ def field_ref(container: dict[str, Any], variable: str) -> str | None:
 
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+def max_replicas(values: dict[str, Any]) -> int:
+    """The most replicas the values allow (the chart's fraud-detector.maxReplicas)."""
+    if values["keda"]["enabled"]:
+        return values["keda"]["maxReplicaCount"]
+    if values["autoscaling"]["enabled"]:
+        return values["autoscaling"]["maxReplicas"]
+    return values["replicaCount"]
 
 
 def check_invariants(checks: Checks, label: str, values: dict[str, Any], docs: list[dict[str, Any]]) -> None:
@@ -477,6 +487,32 @@ def check_invariants(checks: Checks, label: str, values: dict[str, Any], docs: l
     problems += [f"{key} exported although empty" for key, want in wiring.items() if not want and key in env]
     checks.expect(not problems, f"{label}: broker/stream wiring in the environment", "\n".join(problems))
 
+    # The MCP server's Host check (FD_MCP_ALLOWED_HOSTS): every in-cluster
+    # name of the Service (in a StatefulSet also of the headless Service and
+    # each pod up to the most replicas), then mcp.allowedHosts; no wildcard,
+    # which the binary does not match.
+    if mcp["enabled"]:
+        namespace = workload["metadata"]["namespace"]
+        bases = [name]
+        if kind == "StatefulSet":
+            headless = workload["spec"]["serviceName"]
+            bases += [headless] + [f"{name}-{i}.{headless}" for i in range(max_replicas(values))]
+        want = [host for base in bases for host in
+                (base, f"{base}.{namespace}", f"{base}.{namespace}.svc", f"{base}.{namespace}.svc.cluster.local")]
+        want += [host for host in mcp.get("allowedHosts", []) if host not in want]
+        got = env.get("FD_MCP_ALLOWED_HOSTS", "").split(",")
+        problems = []
+        if env.get("FD_MCP") != f"0.0.0.0:{mcp['port']}":
+            problems.append(f"FD_MCP is {env.get('FD_MCP')!r}")
+        if got != want:
+            problems.append(f"FD_MCP_ALLOWED_HOSTS is {got}, want {want}")
+        problems += [f"{host!r} is a wildcard the binary does not match" for host in got if host.startswith("*.")]
+        checks.expect(not problems, f"{label}: FD_MCP_ALLOWED_HOSTS lists the Service names "
+                      f"({len(got)} names)", "\n".join(problems))
+    else:
+        stray = sorted({"FD_MCP", "FD_MCP_ALLOWED_HOSTS"} & set(env))
+        checks.expect(not stray, f"{label}: no MCP environment while mcp.enabled is false", f"{stray}")
+
     service = services.get(name, {})
     sports = {p["name"]: p["port"] for p in service.get("spec", {}).get("ports", [])}
     checks.expect(sports == want_ports, f"{label}: Service ports {sports}", f"want {want_ports}")
@@ -535,11 +571,7 @@ def check_invariants(checks: Checks, label: str, values: dict[str, Any], docs: l
     else:
         checks.expect(not replica_env, f"{label}: Deployment leaves FD_REPLICA unset (pod names are not stable)",
                       f"{replica_env}")
-        most = values["replicaCount"]
-        if values["autoscaling"]["enabled"]:
-            most = values["autoscaling"]["maxReplicas"]
-        if values["keda"]["enabled"]:
-            most = values["keda"]["maxReplicaCount"]
+        most = max_replicas(values)
         if values["kafka"]["bootstrapServers"]:
             checks.expect(most <= 1, f"{label}: Kafka in a Deployment runs one replica at most", f"up to {most}")
 
@@ -896,8 +928,9 @@ def contract_check(_: argparse.Namespace) -> int:
     checks.expect(not missing and "*" in dockerignore, ".dockerignore: allow-list covers every COPY source", f"missing: {missing}")
 
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    checks.expect(values["http"]["port"] == 9100 and values["mcp"] == {"enabled": False, "port": 8080},
-                  "chart: http.port 9100, mcp port 8080 off by default")
+    checks.expect(values["http"]["port"] == 9100
+                  and values["mcp"] == {"enabled": False, "port": 8080, "allowedHosts": []},
+                  "chart: http.port 9100, mcp port 8080 off by default, no extra allowed hosts")
 
     template = yaml.load(ECS_TEMPLATE.read_text(), Loader=CfnLoader)
     container = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
@@ -933,6 +966,14 @@ def contract_check(_: argparse.Namespace) -> int:
                   and template["Parameters"]["Replica"]["Default"] == "0" and len(rule.get("Assertions", [])) == 3,
                   f"ECS: FD_REPLICA (topologies/kafka.yaml transactional_id {transactional_id}) from the Replica "
                   "parameter, default 0; with Kafka one task per service (Rules)")
+    # The MCP server answers the Cloud Map name only when EnableMcp opens 8080.
+    mcp_env = [e for e in container["Environment"] if isinstance(e, dict) and "!If" in e
+               and isinstance(e["!If"][1], dict) and e["!If"][1].get("Name") == "FD_MCP_ALLOWED_HOSTS"]
+    checks.expect(len(mcp_env) == 1 and mcp_env[0]["!If"][0] == "McpEnabled"
+                  and mcp_env[0]["!If"][1]["Value"] == {"!Sub": "${DiscoveryServiceName}.${NamespaceName}"}
+                  and mcp_env[0]["!If"][2] == {"!Ref": "AWS::NoValue"},
+                  "ECS: FD_MCP_ALLOWED_HOSTS is <DiscoveryServiceName>.<NamespaceName> when EnableMcp",
+                  f"{mcp_env}")
     cidr_pattern = re.compile(template["Parameters"]["MetricsSourceCidr"]["AllowedPattern"])
     checks.expect(not cidr_pattern.match("0.0.0.0/0") and cidr_pattern.match("10.0.0.0/16") is not None,
                   "ECS: MetricsSourceCidr refuses 0.0.0.0/0")

@@ -115,9 +115,7 @@ Checks that no schema can express.
 {{- if and .Values.state.persistence.enabled $scaled (or (eq $kind "Deployment") .Values.state.persistence.existingClaim) -}}
 {{- fail "state.persistence.enabled mounts one ReadWriteOnce claim: it needs replicaCount 1 and no autoscaling (or workload.kind StatefulSet without existingClaim: one claim per replica)" -}}
 {{- end -}}
-{{- $most := int .Values.replicaCount -}}
-{{- if .Values.autoscaling.enabled }}{{ $most = int .Values.autoscaling.maxReplicas }}{{ end -}}
-{{- if .Values.keda.enabled }}{{ $most = int .Values.keda.maxReplicaCount }}{{ end -}}
+{{- $most := int (include "fraud-detector.maxReplicas" .) -}}
 {{- if and .Values.kafka.bootstrapServers (eq $kind "Deployment") (gt $most 1) -}}
 {{- fail (printf "kafka.bootstrapServers is set with up to %d replicas in a Deployment: each Kafka replica needs its own stable FD_REPLICA (its transactional.id), which only a StatefulSet gives. Set workload.kind: StatefulSet, or run one replica" $most) -}}
 {{- end -}}
@@ -233,10 +231,15 @@ spec:
               fieldPath: metadata.name
         {{- end }}
         {{- if .Values.mcp.enabled }}
-        # The agent's six tools over MCP (streamable HTTP, /mcp); the
-        # topology needs an agent: section.
+        # The agent's six tools over MCP (streamable HTTP at /mcp, HTTP+SSE
+        # at /sse); the topology needs an agent: section.
         - name: FD_MCP
           value: "0.0.0.0:{{ .Values.mcp.port }}"
+        # Host headers the MCP server answers besides loopback and the pod IP
+        # (it refuses others with 403, against DNS rebinding): the Service's
+        # names, then mcp.allowedHosts.
+        - name: FD_MCP_ALLOWED_HOSTS
+          value: {{ include "fraud-detector.mcpAllowedHosts" . | quote }}
         {{- end }}
         {{- with (include "fraud-detector.wiringEnv" .) }}
         {{- . | nindent 8 }}
@@ -253,7 +256,7 @@ spec:
           containerPort: {{ .Values.http.port }}
           protocol: TCP
         {{- if .Values.mcp.enabled }}
-        # Reserved for the MCP server (later issue); nothing listens here yet.
+        # The MCP server (FD_MCP): /mcp and /sse.
         - name: mcp
           containerPort: {{ .Values.mcp.port }}
           protocol: TCP
@@ -361,4 +364,41 @@ true
 
 {{- define "fraud-detector.headlessService" -}}
 {{- printf "%s-headless" (include "fraud-detector.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The most replicas the values allow: replicaCount, or the HPA's / KEDA's maximum.
+*/}}
+{{- define "fraud-detector.maxReplicas" -}}
+{{- $most := int .Values.replicaCount -}}
+{{- if .Values.autoscaling.enabled }}{{ $most = int .Values.autoscaling.maxReplicas }}{{ end -}}
+{{- if .Values.keda.enabled }}{{ $most = int .Values.keda.maxReplicaCount }}{{ end -}}
+{{- $most -}}
+{{- end -}}
+
+{{/*
+FD_MCP_ALLOWED_HOSTS: the Host names the MCP server answers besides loopback
+and the pod's IP, comma-separated. Each in-cluster name of the Service
+(<name>, <name>.<namespace>, <name>.<namespace>.svc,
+<name>.<namespace>.svc.cluster.local); in a StatefulSet also the headless
+Service's and each pod's (<fullname>-<ordinal>.<headless>..., ordinals up to
+fraud-detector.maxReplicas: the binary matches names exactly, it has no
+wildcard); then mcp.allowedHosts. No port: a name matches on any port.
+*/}}
+{{- define "fraud-detector.mcpAllowedHosts" -}}
+{{- $namespace := .Release.Namespace -}}
+{{- $fullname := include "fraud-detector.fullname" . -}}
+{{- $services := list $fullname -}}
+{{- if eq .Values.workload.kind "StatefulSet" -}}
+{{- $headless := include "fraud-detector.headlessService" . -}}
+{{- $services = append $services $headless -}}
+{{- range $ordinal := until (int (include "fraud-detector.maxReplicas" .)) -}}
+{{- $services = append $services (printf "%s-%d.%s" $fullname $ordinal $headless) -}}
+{{- end -}}
+{{- end -}}
+{{- $hosts := list -}}
+{{- range $services -}}
+{{- $hosts = concat $hosts (list . (printf "%s.%s" . $namespace) (printf "%s.%s.svc" . $namespace) (printf "%s.%s.svc.cluster.local" . $namespace)) -}}
+{{- end -}}
+{{- join "," (concat $hosts .Values.mcp.allowedHosts | uniq) -}}
 {{- end -}}
