@@ -8,6 +8,9 @@
 //!    HTTP round trip on loopback, parsing, bounds, records), p50/p99.
 //! 2. The pipeline (generator → 2 workers → blackhole sinks) with and
 //!    without escalations: main-path throughput and escalations per second.
+//!
+//! The detector runs on CPU 0 and the replay server on CPU 1, as vLLM would
+//! run on its own machine; so both pipeline runs have one core.
 
 #[path = "../tests/vllm_replay/mod.rs"]
 mod vllm_replay;
@@ -29,9 +32,25 @@ const HIGH_RISK: &str = r#"{"transaction_id": "TXN-20251201-191354", "customer_i
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|arg| arg == "--quick") || !args.iter().any(|arg| arg == "--bench");
-    let server = VllmReplay::start(|_, _| {
-        Reply::Message(verdict_turn("instant", "BLOCK", 95, "impossible travel"))
-    });
+    // vLLM runs on its own machine: the replay server gets the second core,
+    // the detector (this thread and every thread it starts) the first.
+    let server = std::thread::spawn(|| {
+        pin_to_cpu(1);
+        VllmReplay::start(|_, _| {
+            Reply::Message(verdict_turn("instant", "BLOCK", 95, "impossible travel"))
+        })
+    })
+    .join()
+    .expect("the replay server starts");
+    let pinned = pin_to_cpu(0);
+    println!(
+        "{}",
+        if pinned {
+            "detector pinned to CPU 0, replay server to CPU 1"
+        } else {
+            "not pinned (fewer than 2 CPUs?): the replay server shares the detector's cores"
+        }
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -57,6 +76,17 @@ fn main() {
         "pipeline: {:.0} tx/s without the agent, {:.0} tx/s with {} escalations ({:.0} escalations/s): throughput drop {drop:.1} %",
         plain.0, escalating.0, escalating.1, escalating.2
     );
+}
+
+/// Pins the calling thread, and the threads it starts from now on, to `cpu`.
+fn pin_to_cpu(cpu: usize) -> bool {
+    // SAFETY: a zeroed cpu_set_t is the empty set; sched_setaffinity only
+    // reads it, for the calling thread (pid 0).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
 }
 
 fn config(server: &VllmReplay, cases: &std::path::Path) -> AgentConfig {
@@ -90,6 +120,11 @@ fn overhead(
         let _ = latency.record(started.elapsed().as_nanos() as u64);
         assert!(settled.decision.agent.is_some());
     }
+    let request_bytes = server
+        .requests()
+        .last()
+        .map_or(0, |request| request.to_string().len());
+    println!("each escalation's request: {request_bytes} bytes of JSON");
     println!(
         "overhead per escalation (one model turn, instant server, loopback HTTP): p50 {:.3} ms, p99 {:.3} ms, mean {:.3} ms over {count}",
         latency.value_at_quantile(0.5) as f64 / 1e6,
@@ -117,9 +152,19 @@ fn pipeline(
         telemetry: Some(telemetry.clone()),
         ..RunOptions::default()
     };
+    let before = cpu_by_thread();
     let report = runtime
         .block_on(runtime::run(&topology, options))
         .expect("the pipeline runs");
+    let after = cpu_by_thread();
+    let spent: Vec<String> = after
+        .iter()
+        .map(|(name, seconds)| {
+            let earlier = before.get(name).copied().unwrap_or(0.0);
+            format!("{name} {:.2}s", seconds - earlier)
+        })
+        .collect();
+    println!("  CPU by thread: {}", spent.join(", "));
     let seconds = report.elapsed.as_secs_f64();
     let escalations = telemetry.agent.escalations.load(Ordering::Relaxed);
     (
@@ -127,4 +172,28 @@ fn pipeline(
         escalations,
         escalations as f64 / seconds,
     )
+}
+
+/// CPU seconds (user + system) of this process's threads, summed by name.
+fn cpu_by_thread() -> std::collections::BTreeMap<String, f64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten();
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close]
+            .trim_end_matches(char::is_numeric)
+            .to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks = |index: usize| {
+            fields
+                .get(index)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        *by_name.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
+    }
+    by_name
 }

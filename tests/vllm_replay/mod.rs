@@ -51,7 +51,10 @@ impl VllmReplay {
                 }
                 let Ok(stream) = stream else { continue };
                 let (seen, script) = (seen.clone(), script.clone());
-                std::thread::spawn(move || serve(stream, &seen, &*script));
+                let serving = move || serve(stream, &seen, &*script);
+                let _ = std::thread::Builder::new()
+                    .name("vllm-replay".into())
+                    .spawn(serving);
             }
         });
         VllmReplay {
@@ -78,13 +81,36 @@ impl Drop for VllmReplay {
     }
 }
 
+/// Serves one connection; like vLLM (uvicorn), it keeps the connection
+/// open for the next request, except after a stream.
 fn serve(stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &Script) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    // A reply goes out in a few writes: without this, Nagle's algorithm
+    // holds the last one for the client's delayed ACK (40 ms).
+    let _ = stream.set_nodelay(true);
+    let Ok(reading) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(reading);
+    while let Some(request) = read_request(&mut reader) {
+        let index = {
+            let mut seen = seen.lock().unwrap();
+            seen.push(request.clone());
+            seen.len() - 1
+        };
+        if !respond(&stream, script(&request, index)) {
+            return;
+        }
+    }
+}
+
+/// The next request's JSON body (`Null` if it is not JSON); `None` once the
+/// client closed the connection.
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Value> {
     let mut length = 0;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
+            return None;
         }
         let line = line.trim_end();
         if line.is_empty() {
@@ -97,20 +123,12 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &Script) {
         }
     }
     let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let index = {
-        let mut seen = seen.lock().unwrap();
-        seen.push(request.clone());
-        seen.len() - 1
-    };
-    let reply = script(&request, index);
-    respond(stream, reply);
+    reader.read_exact(&mut body).ok()?;
+    Some(serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
-fn respond(mut stream: TcpStream, reply: Reply) {
+/// Writes the reply; false when the connection must close after it.
+fn respond(mut stream: &TcpStream, reply: Reply) -> bool {
     match reply {
         Reply::Slow(wait, reply) => {
             std::thread::sleep(wait);
@@ -118,11 +136,12 @@ fn respond(mut stream: TcpStream, reply: Reply) {
         }
         Reply::Message(message) => {
             let body = completion(message).to_string();
-            let _ = write!(
+            write!(
                 stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
                 body.len()
-            );
+            )
+            .is_ok()
         }
         Reply::Error(status, message) => {
             let kind = if status == 429 {
@@ -131,11 +150,12 @@ fn respond(mut stream: TcpStream, reply: Reply) {
                 "InternalServerError"
             };
             let body = json!({"object": "error", "message": message, "type": kind, "param": null, "code": status}).to_string();
-            let _ = write!(
+            write!(
                 stream,
-                "HTTP/1.1 {status} Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status} Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
                 body.len()
-            );
+            )
+            .is_ok()
         }
         Reply::Stream(message) => {
             let _ = write!(
@@ -147,6 +167,7 @@ fn respond(mut stream: TcpStream, reply: Reply) {
                 let _ = stream.flush();
             }
             let _ = write!(stream, "data: [DONE]\n\n");
+            false
         }
     }
 }
