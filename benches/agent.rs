@@ -12,6 +12,8 @@
 //! The detector runs on CPU 0 and the replay server on CPU 1, as vLLM would
 //! run on its own machine; so both pipeline runs have one core.
 
+#[path = "../tests/support.rs"]
+mod support;
 #[path = "../tests/vllm_replay/mod.rs"]
 mod vllm_replay;
 
@@ -152,11 +154,11 @@ fn pipeline(
         telemetry: Some(telemetry.clone()),
         ..RunOptions::default()
     };
-    let before = cpu_by_thread();
+    let before = support::cpu_by_thread();
     let report = runtime
         .block_on(runtime::run(&topology, options))
         .expect("the pipeline runs");
-    let after = cpu_by_thread();
+    let after = support::cpu_by_thread();
     let spent: Vec<String> = after
         .iter()
         .map(|(name, seconds)| {
@@ -172,28 +174,4 @@ fn pipeline(
         escalations,
         escalations as f64 / seconds,
     )
-}
-
-/// CPU seconds (user + system) of this process's threads, summed by name.
-fn cpu_by_thread() -> std::collections::BTreeMap<String, f64> {
-    let mut by_name = std::collections::BTreeMap::new();
-    let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten();
-    for task in tasks.flatten() {
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = stat[open + 1..close]
-            .trim_end_matches(char::is_numeric)
-            .to_owned();
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let ticks = |index: usize| {
-            fields
-                .get(index)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        *by_name.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
-    }
-    by_name
 }

@@ -111,8 +111,18 @@ fn run_detector(broker: &Tansu, count: u64) -> Measured {
     let first = counters.snapshot().transactions_in;
     let own = cpu_seconds(std::process::id());
     let broker_before = cpu_seconds(broker.server.pid());
+    let threads_before = support::cpu_by_thread();
     let started = Instant::now();
     wait_until(count);
+    let threads_after = support::cpu_by_thread();
+    let spent: Vec<String> = threads_after
+        .iter()
+        .map(|(name, seconds)| {
+            let earlier = threads_before.get(name).copied().unwrap_or(0.0);
+            format!("{name} {:.2}s", seconds - earlier)
+        })
+        .collect();
+    println!("  detector CPU by thread: {}", spent.join(", "));
     let measured = Measured {
         records: counters.snapshot().transactions_in - first,
         seconds: started.elapsed().as_secs_f64(),
