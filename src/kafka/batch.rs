@@ -10,7 +10,7 @@ use crate::sinks::Output;
 use crate::sources::decode_transaction;
 use crate::state::keys;
 use crate::telemetry::{Sampler, TransactionTrace};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::{Instant, SystemTime};
 
 /// An input record, copied out of the consumer's buffer.
@@ -93,14 +93,19 @@ pub(crate) fn decide<'o>(
         next_offsets: BTreeMap::new(),
         touched: BTreeMap::new(),
     };
-    let mut judged = Vec::with_capacity(batch.len());
     for polled in batch {
         decided.tally.records += 1;
         decided
             .next_offsets
             .insert(polled.partition, polled.offset + 1);
-        judged.push(judge(engine, origin, polled));
     }
+    let mut judged = match engine.model() {
+        Some(_) => judge_in_rounds(engine, origin, batch),
+        None => batch
+            .iter()
+            .map(|polled| judge(engine, origin, polled))
+            .collect(),
+    };
     if let Some(agent) = origin.agent {
         review(agent, &mut judged);
     }
@@ -179,6 +184,103 @@ fn judge(engine: &Engine, origin: &Origin<'_>, polled: &Polled) -> Judgement {
         outcome,
         trace,
     }))
+}
+
+/// Transactions one model call scores together at most.
+const MODEL_ROUND: usize = 256;
+
+/// As `judge` for every record, with the model scoring rounds of up to
+/// `MODEL_ROUND` transactions in one call. A customer's next transaction
+/// starts a new round: its profile learns only once the first is concluded.
+fn judge_in_rounds(engine: &Engine, origin: &Origin<'_>, batch: &[Polled]) -> Vec<Judgement> {
+    let decoded: Vec<Result<Transaction, (RejectKind, String)>> = batch
+        .iter()
+        .map(|polled| decode_transaction(origin.codec, &polled.payload))
+        .collect();
+    let mut outcomes: Vec<Option<(Outcome, Option<TransactionTrace>)>> =
+        batch.iter().map(|_| None).collect();
+    let mut rejected: Vec<Option<(RejectKind, String)>> = batch.iter().map(|_| None).collect();
+    let mut round: Vec<usize> = Vec::with_capacity(MODEL_ROUND);
+    let mut customers: HashSet<&str> = HashSet::with_capacity(MODEL_ROUND);
+    for (index, transaction) in decoded.iter().enumerate() {
+        let transaction = match transaction {
+            Ok(transaction) => transaction,
+            Err(reason) => {
+                rejected[index] = Some(reason.clone());
+                continue;
+            }
+        };
+        if round.len() == MODEL_ROUND || customers.contains(transaction.customer_id.as_str()) {
+            conclude_round(engine, origin, batch, &decoded, &mut round, &mut outcomes);
+            customers.clear();
+        }
+        match engine.already_decided(transaction) {
+            Some(reason) => rejected[index] = Some((RejectKind::Duplicate, reason)),
+            None => {
+                customers.insert(transaction.customer_id.as_str());
+                round.push(index);
+            }
+        }
+    }
+    conclude_round(engine, origin, batch, &decoded, &mut round, &mut outcomes);
+    decoded
+        .into_iter()
+        .zip(outcomes)
+        .zip(rejected)
+        .map(
+            |((transaction, outcome), rejected)| match (transaction, outcome) {
+                (Ok(transaction), Some((outcome, trace))) => Judgement::Decided(Box::new(Judged {
+                    transaction,
+                    outcome,
+                    trace,
+                })),
+                // Every decoded transaction is either rejected or concluded (one
+                // outcome per assessment); a gap would be a bug, and still goes
+                // to the dead letters rather than vanish.
+                (_, _) => {
+                    let (kind, reason) = rejected.unwrap_or((
+                        RejectKind::Validation,
+                        "internal error: the engine returned no outcome".into(),
+                    ));
+                    Judgement::Rejected(kind, reason)
+                }
+            },
+        )
+        .collect()
+}
+
+/// Assesses the round's transactions (already checked for duplicates), in
+/// order, scores them in one model call and keeps each outcome at its index.
+fn conclude_round(
+    engine: &Engine,
+    origin: &Origin<'_>,
+    batch: &[Polled],
+    decoded: &[Result<Transaction, (RejectKind, String)>],
+    round: &mut Vec<usize>,
+    outcomes: &mut [Option<(Outcome, Option<TransactionTrace>)>],
+) {
+    let mut assessments = Vec::with_capacity(round.len());
+    let mut traces = Vec::with_capacity(round.len());
+    for &index in round.iter() {
+        let Ok(transaction) = &decoded[index] else {
+            continue;
+        };
+        let polled = &batch[index];
+        let trace = origin.sampler.and_then(|sampler| {
+            sampler.begin_from(origin.source, polled.started, polled.traceparent.as_deref())
+        });
+        traces.push((index, SystemTime::now(), trace));
+        assessments.push(engine.assess(transaction, now_millis(), polled.started));
+    }
+    let concluded = engine.conclude_all(assessments);
+    let ended = SystemTime::now();
+    for ((index, began, trace), outcome) in traces.into_iter().zip(concluded) {
+        if let Some(trace) = &trace {
+            trace.record("decide", began, ended);
+        }
+        outcomes[index] = Some((outcome, trace));
+    }
+    round.clear();
 }
 
 /// Sends the batch's escalations to the agent, all at once, and waits for
@@ -355,5 +457,88 @@ mod tests {
         );
         assert_eq!(produced[3].1, Some(0));
         assert_eq!(produced[4], ("changelog".into(), Some(1), "c2".into()));
+    }
+
+    /// With a model, rounds scored together decide exactly as one record at
+    /// a time would: same actions, scores and reasons, a customer's repeat
+    /// seeing its first transaction, duplicates and bad records rejected.
+    #[test]
+    fn rounds_scored_by_the_model_decide_as_one_at_a_time() {
+        if crate::model::runtime_library(None).is_err() {
+            panic!("needs ONNX Runtime (FD_ONNXRUNTIME or scripts/install-onnxruntime.sh)");
+        }
+        let model = || {
+            let config = crate::model::ModelConfig::at(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/fraud-gbt-v1.onnx"
+            ));
+            let slot = crate::model::ModelSlot::load(&config, (40, 80), 1).unwrap();
+            Engine::with_defaults(Arc::new(crate::engine::FixedClock(1_764_616_434_000)))
+                .with_model(Arc::new(slot))
+        };
+        let json = Codec::new(CodecKind::Json);
+        let mut batch: Vec<Polled> = (0..600)
+            .map(|n| {
+                let payload = format!(
+                    r#"{{"transaction_id":"t{n}","customer_id":"c{}","amount":{}.5,"location":"New York, NY","device_id":"d{}","timestamp":"2025-12-01T18:{:02}:00Z"}}"#,
+                    n % 250,
+                    10 + n * 7 % 900,
+                    n % 300,
+                    n / 20
+                );
+                Polled {
+                    partition: 0,
+                    offset: n,
+                    key: None,
+                    payload: payload.into_bytes(),
+                    started: Instant::now(),
+                    traceparent: None,
+                }
+            })
+            .collect();
+        batch[7].payload = b"{not json".to_vec();
+        batch[300].payload = batch[299].payload.clone(); // a producer's retry
+        let origin = Origin {
+            source: "tx",
+            codec: &json,
+            sampler: None,
+            agent: None,
+        };
+        let summary = |judged: Vec<Judgement>| -> Vec<String> {
+            judged
+                .into_iter()
+                .map(|judgement| match judgement {
+                    Judgement::Decided(judged) => {
+                        let decision = &judged.outcome.decision;
+                        format!(
+                            "{:?} {} {:?} {:?}",
+                            decision.action,
+                            decision.risk_score,
+                            decision.model_score,
+                            decision.reasons
+                        )
+                    }
+                    Judgement::Rejected(kind, _) => format!("{kind:?}"),
+                })
+                .collect()
+        };
+        let one_engine = model();
+        let one_at_a_time = summary(
+            batch
+                .iter()
+                .map(|polled| judge(&one_engine, &origin, polled))
+                .collect(),
+        );
+        let rounds = summary(judge_in_rounds(&model(), &origin, &batch));
+        assert_eq!(rounds, one_at_a_time);
+        assert_eq!(rounds[7], "Decode");
+        assert_eq!(rounds[300], "Duplicate");
+        assert!(
+            rounds
+                .iter()
+                .filter(|summary| summary.contains("Some("))
+                .count()
+                > 500
+        );
     }
 }
