@@ -45,19 +45,23 @@ struct McpDetector {
 
 impl McpDetector {
     fn start() -> McpDetector {
+        McpDetector::start_with_tools(|_| String::new())
+    }
+
+    /// `tools(run)` is the agent's `tools:` section (empty: the defaults).
+    fn start_with_tools(tools: impl Fn(&AgentRun) -> String) -> McpDetector {
         let vllm = VllmReplay::start(|_, _| {
             Reply::Message(verdict_turn("travel", "BLOCK", 95, "impossible travel"))
         });
         let run = AgentRun::new(&[]);
-        let topology = run
-            .topology(&format!("base_url: {}\n", vllm.base_url()), "")
-            .replace(
-                &format!(
-                    "tx: {{type: file, path: {}}}",
-                    run.path("tx.jsonl").display()
-                ),
-                "tx: {type: stdin}",
-            );
+        let agent = format!("base_url: {}\n{}", vllm.base_url(), tools(&run));
+        let topology = run.topology(&agent, "").replace(
+            &format!(
+                "tx: {{type: file, path: {}}}",
+                run.path("tx.jsonl").display()
+            ),
+            "tx: {type: stdin}",
+        );
         std::fs::write(run.path("topology.yaml"), topology).unwrap();
         let (port, http) = (support::free_port(), support::free_port());
         let mut detector = Command::new(env!("CARGO_BIN_EXE_fraud-detector"))
@@ -248,6 +252,70 @@ fn an_sse_client_lists_the_six_tools_and_calls_one() {
     while post(&messages_url, &ping) != reqwest::StatusCode::NOT_FOUND {
         assert!(Instant::now() < deadline, "the session outlived its stream");
         std::thread::sleep(Duration::from_millis(50));
+    }
+    detector.finish();
+}
+
+/// A case an MCP client opens has no closing step: its S3 copy (moto)
+/// follows each write, the case first, then the report beside it.
+#[test]
+fn a_case_opened_over_mcp_is_archived_to_s3() {
+    agent_support::aws_test_environment();
+    let moto = support::moto();
+    let bucket = reqwest::blocking::Client::new()
+        .put(format!("{}/fd-mcp-cases", moto.url()))
+        .send()
+        .unwrap();
+    assert!(bucket.status().is_success());
+    let endpoint = moto.url();
+    let detector = McpDetector::start_with_tools(|run| {
+        format!(
+            "tools:\n  case_dir: {}\n  case_archive: {{bucket: fd-mcp-cases, prefix: mcp/, aws: {{region: us-east-1, endpoint: {endpoint}}}}}\n",
+            run.path("cases").display()
+        )
+    });
+    let url = format!("http://127.0.0.1:{}/mcp", detector.port);
+    rpc(
+        &url,
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
+    );
+    let archived = |prefix: &str| -> String {
+        reqwest::blocking::get(format!(
+            "{}/fd-mcp-cases?list-type=2&prefix={prefix}",
+            moto.url()
+        ))
+        .unwrap()
+        .text()
+        .unwrap()
+    };
+    let call = |id, tool: &str| -> Value {
+        let called = rpc(
+            &url,
+            id,
+            "tools/call",
+            json!({"name": tool, "arguments": {"transaction_id": "TXN-20251201-191354", "summary": "impossible travel"}}),
+        );
+        assert_eq!(called["result"]["isError"], false, "{called:#}");
+        serde_json::from_str(called["result"]["content"][0]["text"].as_str().unwrap()).unwrap()
+    };
+    let logged = call(2, "fraud-logger");
+    let case_id = logged["case_id"].as_str().unwrap().to_owned();
+    let listing = archived(&format!("mcp/{case_id}/"));
+    assert!(
+        listing.contains(&format!("mcp/{case_id}/case.json")),
+        "{listing}"
+    );
+    assert!(!listing.contains("report.json"), "{listing}");
+
+    call(3, "report-generator");
+    let listing = archived(&format!("mcp/{case_id}/"));
+    for file in ["case.json", "report.json", "report.md"] {
+        assert!(
+            listing.contains(&format!("mcp/{case_id}/{file}")),
+            "{file}: {listing}"
+        );
     }
     detector.finish();
 }

@@ -134,8 +134,9 @@ impl Escalator {
         outcome
     }
 
-    /// Copies the closed case to S3 when an archive is configured.
-    async fn archive_case(&self, case_id: &str) {
+    /// Copies the case's folder to S3 when an archive is configured: once a
+    /// case is closed, and after each MCP call that wrote to it.
+    pub async fn archive_case(&self, case_id: &str) {
         let toolbox = self.toolbox();
         let Some(archive) = toolbox.archive() else {
             return;

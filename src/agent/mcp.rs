@@ -28,6 +28,9 @@ pub struct McpError {
     error: std::io::Error,
 }
 
+/// The tools that write to a case's folder.
+const WRITES_THE_CASE: [&str; 2] = ["fraud-logger", "report-generator"];
+
 #[derive(Clone)]
 pub struct FraudTools {
     escalator: Arc<Escalator>,
@@ -61,6 +64,11 @@ impl FraudTools {
             .map_err(|error| error.to_string());
         if let Some(case_id) = &session.case_id {
             self.escalator.registry().set_case(transaction_id, case_id);
+            // An MCP client's case has no closing step: its S3 copy follows
+            // each write instead.
+            if WRITES_THE_CASE.contains(&name) {
+                self.escalator.archive_case(case_id).await;
+            }
         }
         result
     }
