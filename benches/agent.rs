@@ -158,15 +158,7 @@ fn pipeline(
     let report = runtime
         .block_on(runtime::run(&topology, options))
         .expect("the pipeline runs");
-    let after = support::cpu_by_thread();
-    let spent: Vec<String> = after
-        .iter()
-        .map(|(name, seconds)| {
-            let earlier = before.get(name).copied().unwrap_or(0.0);
-            format!("{name} {:.2}s", seconds - earlier)
-        })
-        .collect();
-    println!("  CPU by thread: {}", spent.join(", "));
+    println!("  CPU by thread: {}", support::cpu_by_thread_since(&before));
     let seconds = report.elapsed.as_secs_f64();
     let escalations = telemetry.agent.escalations.load(Ordering::Relaxed);
     (

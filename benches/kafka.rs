@@ -114,15 +114,10 @@ fn run_detector(broker: &Tansu, count: u64) -> Measured {
     let threads_before = support::cpu_by_thread();
     let started = Instant::now();
     wait_until(count);
-    let threads_after = support::cpu_by_thread();
-    let spent: Vec<String> = threads_after
-        .iter()
-        .map(|(name, seconds)| {
-            let earlier = threads_before.get(name).copied().unwrap_or(0.0);
-            format!("{name} {:.2}s", seconds - earlier)
-        })
-        .collect();
-    println!("  detector CPU by thread: {}", spent.join(", "));
+    println!(
+        "  detector CPU by thread: {}",
+        support::cpu_by_thread_since(&threads_before)
+    );
     let measured = Measured {
         records: counters.snapshot().transactions_in - first,
         seconds: started.elapsed().as_secs_f64(),

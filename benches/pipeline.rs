@@ -8,7 +8,7 @@
 
 use fraud_detector::codecs::{Codec, CodecKind};
 use fraud_detector::domain::Transaction;
-use fraud_detector::engine::{Engine, FixedClock};
+use fraud_detector::engine::{Engine, FixedClock, Outcome};
 use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
 use fraud_detector::model::{ModelConfig, ModelSlot};
 use hdrhistogram::Histogram;
@@ -69,13 +69,7 @@ fn throughput_with_model(count: u64) {
         let now = Instant::now();
         let assessments = round.iter().map(|tx| engine.assess(tx, 0, now)).collect();
         for outcome in engine.conclude_all(assessments) {
-            out.clear();
-            codec
-                .encode(&outcome.decision, &mut out)
-                .expect("decisions encode");
-            if let Some(alert) = &outcome.alert {
-                codec.encode(alert, &mut out).expect("alerts encode");
-            }
+            encode_outcome(&codec, &outcome, &mut out);
             decided += 1;
         }
         rounds += 1;
@@ -183,16 +177,7 @@ fn throughput(count: u64) {
         let begun = Instant::now();
         let transaction: Transaction = codec.decode(line).expect("generated transactions decode");
         let outcome = engine.decide(&transaction, 0, begun);
-        out.clear();
-        codec
-            .encode(&outcome.decision, &mut out)
-            .expect("decisions encode");
-        if let Some(alert) = &outcome.alert {
-            codec.encode(alert, &mut out).expect("alerts encode");
-        }
-        if let Some(case) = &outcome.case {
-            codec.encode(case, &mut out).expect("cases encode");
-        }
+        encode_outcome(&codec, &outcome, &mut out);
         output_bytes += out.len();
         latency.saturating_record(begun.elapsed().as_nanos() as u64);
     }
@@ -251,4 +236,18 @@ fn memory(customers: u32) {
         grown as f64 / customers as f64,
         state.approx_bytes() as f64 / customers as f64,
     );
+}
+
+/// The outcome's records as the sinks would write them, into `out`.
+fn encode_outcome(codec: &Codec, outcome: &Outcome, out: &mut Vec<u8>) {
+    out.clear();
+    codec
+        .encode(&outcome.decision, out)
+        .expect("decisions encode");
+    if let Some(alert) = &outcome.alert {
+        codec.encode(alert, out).expect("alerts encode");
+    }
+    if let Some(case) = &outcome.case {
+        codec.encode(case, out).expect("cases encode");
+    }
 }

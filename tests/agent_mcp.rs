@@ -166,6 +166,14 @@ fn an_mcp_client_lists_the_six_tools_and_calls_one() {
     let detector = McpDetector::start();
     let url = format!("http://127.0.0.1:{}/mcp", detector.port);
     check_the_tools(|id, method, params| rpc(&url, id, method, params));
+    let rebound = reqwest::blocking::Client::new()
+        .post(&url)
+        .header("host", "attacker.example")
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 9, "method": "ping"}))
+        .send()
+        .unwrap();
+    assert_eq!(rebound.status(), reqwest::StatusCode::FORBIDDEN);
     detector.finish();
 }
 

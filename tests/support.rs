@@ -211,3 +211,16 @@ pub fn cpu_by_thread() -> std::collections::BTreeMap<String, f64> {
     }
     by_name
 }
+
+/// The CPU each thread name spent since `before` (a `cpu_by_thread`), as
+/// "name 1.23s, ...". Threads that ended since are not counted.
+pub fn cpu_by_thread_since(before: &std::collections::BTreeMap<String, f64>) -> String {
+    let spent: Vec<String> = cpu_by_thread()
+        .iter()
+        .map(|(name, seconds)| {
+            let earlier = before.get(name).copied().unwrap_or(0.0);
+            format!("{name} {:.2}s", seconds - earlier)
+        })
+        .collect();
+    spent.join(", ")
+}

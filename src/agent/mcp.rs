@@ -144,23 +144,26 @@ pub async fn serve(
         .await
         .map_err(fail)?;
     let address = listener.local_addr().map_err(fail)?;
-    let hosts = allowed_hosts(config, address);
+    let hosts = Arc::new(allowed_hosts(config, address));
     let mut streamable = StreamableHttpServerConfig::default();
     streamable.legacy_session_mode = false;
     streamable.json_response = true;
-    streamable.allowed_hosts = hosts.clone();
+    // One Host check guards both transports (the layer below) instead of
+    // rmcp's for /mcp and ours for /sse.
+    streamable.allowed_hosts = Vec::new();
     let tools = FraudTools::new(escalator);
-    let sse = SseSessions::new(tools.clone())
-        .router()
-        .layer(axum::middleware::from_fn(move |request, next| {
-            refuse_other_hosts(hosts.clone(), request, next)
-        }));
+    let sse = SseSessions::new(tools.clone()).router();
     let service = StreamableHttpService::new(
         move || Ok(tools.clone()),
         Arc::new(LocalSessionManager::default()),
         streamable,
     );
-    let router = axum::Router::new().nest_service("/mcp", service).merge(sse);
+    let router = axum::Router::new()
+        .nest_service("/mcp", service)
+        .merge(sse)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            refuse_other_hosts(hosts.clone(), request, next)
+        }));
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "MCP server stopped");
@@ -182,9 +185,9 @@ fn allowed_hosts(config: &McpConfig, address: std::net::SocketAddr) -> Vec<Strin
     hosts
 }
 
-/// The same `Host` check rmcp applies to `/mcp`, for the SSE routes.
+/// Refuses a request whose `Host` is not allowed (against DNS rebinding).
 async fn refuse_other_hosts(
-    hosts: Vec<String>,
+    hosts: Arc<Vec<String>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {

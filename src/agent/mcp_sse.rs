@@ -75,9 +75,11 @@ impl SseSessions {
         futures::stream::once(async move { Ok(endpoint) }).chain(server_messages.map(
             move |message| {
                 let _session = &closing; // dropped with the stream: the session ends
-                Ok(Event::default()
-                    .event("message")
-                    .data(serde_json::to_string(&message).unwrap_or_default()))
+                let data = serde_json::to_string(&message).unwrap_or_else(|error| {
+                    tracing::error!(%error, "an MCP reply does not serialize");
+                    String::new()
+                });
+                Ok(Event::default().event("message").data(data))
             },
         ))
     }
