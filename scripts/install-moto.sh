@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs moto in server mode (local S3, DynamoDB, SES for the tests) into
-# .venv-moto/ and prints the path of its `moto_server` program.
+# .venv-moto/ and prints the path of a launcher that runs it one request at a
+# time (scripts/lib/moto_atomic.py says why); it takes moto_server's options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/pip-venv.sh
@@ -9,4 +10,10 @@ venv=.venv-moto
 if [ ! -x "$venv/bin/moto_server" ]; then
     pip_install "$venv" "moto[server]==$version"
 fi
-echo "$PWD/$venv/bin/moto_server"
+launcher="$venv/bin/moto_server_atomic"
+cat > "$launcher" <<EOF
+#!/usr/bin/env bash
+exec "$PWD/$venv/bin/python" "$PWD/scripts/lib/moto_atomic.py" "\$@"
+EOF
+chmod +x "$launcher"
+echo "$PWD/$launcher"

@@ -183,6 +183,7 @@ fn throttled_reads_expired_iterators_and_refused_entries_are_retried() {
         throttle_every: 3,
         expire_every: 7,
         fail_entry_every: 5,
+        put_delay: std::time::Duration::ZERO,
     };
     let proxy = FaultProxy::start(&server.url(), faults);
     let yaml = topology(&proxy.url, input, decisions, dead).replace(

@@ -57,6 +57,23 @@ impl LocalServer {
             None => std::process::Stdio::null(),
         };
         command.stdout(logs()).stderr(logs());
+        Self::spawn(command, port, what)
+    }
+
+    /// Like `start`, with what the server logs (stdout and stderr) in `log`.
+    pub fn start_logging(
+        mut command: std::process::Command,
+        port: u16,
+        what: &str,
+        log: &Path,
+    ) -> LocalServer {
+        let file = std::fs::File::create(log).expect("a log file");
+        let copy = file.try_clone().expect("a log file");
+        command.stdout(file).stderr(copy);
+        Self::spawn(command, port, what)
+    }
+
+    fn spawn(mut command: std::process::Command, port: u16, what: &str) -> LocalServer {
         let child = command
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {what}: {error}"));

@@ -17,11 +17,25 @@ use std::sync::Arc;
 /// Which calls fail: every `throttle_every`-th GetRecords is throttled, every
 /// `expire_every`-th has an expired iterator, every `fail_entry_every`-th
 /// PutRecords entry (counted across calls, so a retry can succeed) fails.
+/// Every PutRecords call waits `put_delay` before it is forwarded.
 #[derive(Clone, Copy)]
 pub struct Faults {
     pub throttle_every: u64,
     pub expire_every: u64,
     pub fail_entry_every: u64,
+    pub put_delay: std::time::Duration,
+}
+
+impl Faults {
+    /// Only slow: every PutRecords waits `delay`, nothing fails.
+    pub fn slow_puts(delay: std::time::Duration) -> Faults {
+        Faults {
+            throttle_every: u64::MAX,
+            expire_every: u64::MAX,
+            fail_entry_every: u64::MAX,
+            put_delay: delay,
+        }
+    }
 }
 
 /// What the proxy injected.
@@ -87,6 +101,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Byte
         }
     }
     if target.ends_with(".PutRecords") {
+        tokio::time::sleep(proxy.faults.put_delay).await;
         return proxy.put_records(&headers, &body).await;
     }
     let (status, body) = proxy.send(&headers, body.to_vec()).await;

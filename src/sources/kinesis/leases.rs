@@ -74,6 +74,19 @@ pub struct Lease {
     /// When `checkpoint` was written (epoch ms): outputs written after it
     /// may belong to records after it.
     pub checkpointed_at: Option<i64>,
+    /// A replica that asked for this lease: the owner hands it over at its
+    /// next checkpoint, so that no record is read by both.
+    pub handoff_to: Option<String>,
+}
+
+/// How a replica gets a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Free or expired: taken at once, from its checkpoint.
+    Take(String),
+    /// Held by a live replica with more than its share: asked for, and
+    /// handed over by that replica once it has checkpointed.
+    AskHandoff(String),
 }
 
 impl Lease {
@@ -108,9 +121,10 @@ impl Observations {
     }
 }
 
-/// Which leases `me` should take now: free or expired ones up to its fair
-/// share, else one stolen from the busiest replica if that one holds more.
-pub fn plan_takes(leases: &[Lease], expired: &[String], me: &str) -> Vec<String> {
+/// Which leases `me` should claim now: free or expired ones up to its fair
+/// share, else one asked of the busiest replica if that one holds more (and
+/// no request of `me` is still waiting).
+pub fn plan_claims(leases: &[Lease], expired: &[String], me: &str) -> Vec<Claim> {
     let open: Vec<&Lease> = leases.iter().filter(|lease| !lease.finished()).collect();
     let is_expired = |lease: &Lease| expired.contains(&lease.shard_id);
     let mut held: BTreeMap<&str, Vec<&Lease>> = BTreeMap::new();
@@ -126,14 +140,20 @@ pub fn plan_takes(leases: &[Lease], expired: &[String], me: &str) -> Vec<String>
     if mine >= target {
         return Vec::new();
     }
-    let free: Vec<String> = open
+    let free: Vec<Claim> = open
         .iter()
         .filter(|lease| lease.owner != me && is_expired(lease))
-        .map(|lease| lease.shard_id.clone())
+        .map(|lease| Claim::Take(lease.shard_id.clone()))
         .take(target - mine)
         .collect();
     if !free.is_empty() {
         return free;
+    }
+    if open
+        .iter()
+        .any(|lease| lease.handoff_to.as_deref() == Some(me))
+    {
+        return Vec::new();
     }
     let busiest = held
         .iter()
@@ -142,7 +162,7 @@ pub fn plan_takes(leases: &[Lease], expired: &[String], me: &str) -> Vec<String>
     match busiest {
         Some((_, leases)) if leases.len() > target => leases
             .last()
-            .map(|lease| vec![lease.shard_id.clone()])
+            .map(|lease| vec![Claim::AskHandoff(lease.shard_id.clone())])
             .unwrap_or_default(),
         _ => Vec::new(),
     }
@@ -165,14 +185,22 @@ fn n(value: u64) -> AttributeValue {
 }
 
 impl LeaseTable {
+    /// The table, created if no replica has yet.
     pub async fn connect(config: &LeaseConfig) -> DynamoResult<LeaseTable> {
-        let table = LeaseTable {
+        let table = LeaseTable::open(config).await;
+        table.ensure_table().await?;
+        Ok(table)
+    }
+
+    /// A client of the table (which must exist), on the calling runtime:
+    /// an SDK client's pooled connections are driven by the runtime that
+    /// opened them, so each thread with a runtime of its own opens its own.
+    pub async fn open(config: &LeaseConfig) -> LeaseTable {
+        LeaseTable {
             client: config.aws.dynamodb().await,
             table: config.table.clone(),
             worker_id: config.worker_id(),
-        };
-        table.ensure_table().await?;
-        Ok(table)
+        }
     }
 
     async fn ensure_table(&self) -> DynamoResult<()> {
@@ -280,13 +308,36 @@ impl LeaseTable {
     pub async fn take(&self, lease: &Lease) -> DynamoResult<bool> {
         self.conditional(
             &lease.shard_id,
-            "SET lease_owner = :me, lease_counter = :next",
+            "SET lease_owner = :me, lease_counter = :next REMOVE handoff_to",
             "lease_counter = :seen",
             &[
                 (":me", s(&self.worker_id)),
                 (":next", n(lease.counter + 1)),
                 (":seen", n(lease.counter)),
             ],
+        )
+        .await
+    }
+
+    /// Asks `lease`'s owner to hand it over; false if another replica
+    /// asked first or the owner changed.
+    pub async fn ask_handoff(&self, lease: &Lease) -> DynamoResult<bool> {
+        self.conditional(
+            &lease.shard_id,
+            "SET handoff_to = :me",
+            "lease_owner = :owner AND attribute_not_exists(handoff_to)",
+            &[(":me", s(&self.worker_id)), (":owner", s(&lease.owner))],
+        )
+        .await
+    }
+
+    /// Gives a lease we hold, checkpointed, to the replica that asked for it.
+    pub async fn hand_off(&self, shard_id: &str, to: &str) -> DynamoResult<bool> {
+        self.conditional(
+            shard_id,
+            "SET lease_owner = :to, lease_counter = lease_counter + :one REMOVE handoff_to",
+            "lease_owner = :me AND handoff_to = :to",
+            &[(":me", s(&self.worker_id)), (":to", s(to)), (":one", n(1))],
         )
         .await
     }
@@ -335,7 +386,7 @@ impl LeaseTable {
     pub async fn release(&self, shard_id: &str) -> DynamoResult<bool> {
         self.conditional(
             shard_id,
-            "SET lease_owner = :nobody",
+            "SET lease_owner = :nobody REMOVE handoff_to",
             "lease_owner = :me",
             &[(":me", s(&self.worker_id)), (":nobody", s(""))],
         )
@@ -382,6 +433,7 @@ fn parse_lease(item: &HashMap<String, AttributeValue>) -> Option<Lease> {
         counter: item.get("lease_counter")?.as_n().ok()?.parse().ok()?,
         checkpoint: text("checkpoint").unwrap_or_else(|| TRIM_HORIZON.into()),
         snapshot: text("state_snapshot"),
+        handoff_to: text("handoff_to"),
         checkpointed_at: item
             .get("checkpointed_at")
             .and_then(|value| value.as_n().ok()?.parse().ok()),
@@ -406,25 +458,48 @@ mod tests {
             parents: Vec::new(),
             snapshot: None,
             checkpointed_at: None,
+            handoff_to: None,
         }
+    }
+
+    fn takes(shards: &[&str]) -> Vec<Claim> {
+        shards
+            .iter()
+            .map(|shard| Claim::Take(shard.to_string()))
+            .collect()
     }
 
     #[test]
     fn a_lone_replica_takes_every_free_lease() {
         let leases: Vec<Lease> = (0..4).map(|i| lease(&format!("s{i}"), "")).collect();
         let expired: Vec<String> = leases.iter().map(|l| l.shard_id.clone()).collect();
-        assert_eq!(plan_takes(&leases, &expired, "a").len(), 4);
+        assert_eq!(
+            plan_claims(&leases, &expired, "a"),
+            takes(&["s0", "s1", "s2", "s3"])
+        );
     }
 
     #[test]
-    fn a_joining_replica_steals_one_at_a_time_up_to_its_share() {
-        let leases: Vec<Lease> = (0..4).map(|i| lease(&format!("s{i}"), "a")).collect();
-        assert_eq!(plan_takes(&leases, &[], "b"), ["s3"]);
-        let mut split = leases.clone();
-        split[3].owner = "b".into();
-        split[2].owner = "b".into();
-        assert!(plan_takes(&split, &[], "b").is_empty());
-        assert!(plan_takes(&split, &[], "a").is_empty());
+    fn a_joining_replica_asks_for_one_lease_at_a_time_up_to_its_share() {
+        let mut leases: Vec<Lease> = (0..4).map(|i| lease(&format!("s{i}"), "a")).collect();
+        assert_eq!(
+            plan_claims(&leases, &[], "b"),
+            [Claim::AskHandoff("s3".into())]
+        );
+        leases[3].handoff_to = Some("b".into());
+        assert!(
+            plan_claims(&leases, &[], "b").is_empty(),
+            "one request at a time"
+        );
+        leases[3].handoff_to = None;
+        leases[3].owner = "b".into();
+        assert_eq!(
+            plan_claims(&leases, &[], "b"),
+            [Claim::AskHandoff("s2".into())]
+        );
+        leases[2].owner = "b".into();
+        assert!(plan_claims(&leases, &[], "b").is_empty());
+        assert!(plan_claims(&leases, &[], "a").is_empty());
     }
 
     #[test]
@@ -437,7 +512,7 @@ mod tests {
             ..lease("old", "")
         });
         let expired = vec!["s2".to_owned(), "s3".to_owned()];
-        assert_eq!(plan_takes(&leases, &expired, "a"), ["s2", "s3"]);
+        assert_eq!(plan_claims(&leases, &expired, "a"), takes(&["s2", "s3"]));
     }
 
     #[test]

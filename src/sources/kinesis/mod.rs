@@ -13,6 +13,7 @@ pub mod kpl;
 pub mod leases;
 pub mod readback;
 mod reader;
+mod renewer;
 pub mod shards;
 pub mod snapshots;
 
@@ -23,9 +24,10 @@ use crate::duration::Span;
 use crate::runtime::{Router, Shutdown};
 use crate::state::StateStore;
 use fanout::FanOutConfig;
-use leases::{LeaseConfig, LeaseTable, Observations, SHARD_END, TRIM_HORIZON};
+use leases::{Claim, LeaseConfig, LeaseTable, Observations, SHARD_END, TRIM_HORIZON};
 use readback::ReadbackConfig;
 use reader::ShardReader;
+use renewer::Renewer;
 use serde::{Deserialize, Serialize};
 use shards::{ShardInfo, StartAt};
 use snapshots::{ShardSnapshot, SnapshotConfig, SnapshotStore};
@@ -181,6 +183,13 @@ impl Source for KinesisSource {
             ),
             None => None,
         };
+        let renewer = match &config.leases {
+            Some(leases) => {
+                let started = Renewer::start(leases);
+                Some(started.map_err(|error| io("the lease renewer", error.to_string()))?)
+            }
+            None => None,
+        };
         let snapshots = match &config.snapshots {
             Some(snapshots) => {
                 let state = router.telemetry().state().cloned().ok_or_else(|| {
@@ -216,6 +225,8 @@ impl Source for KinesisSource {
             config,
             client,
             table,
+            renewer,
+            handing_off: BTreeMap::new(),
             rt,
             leases: BTreeMap::new(),
             readers: BTreeMap::new(),
@@ -232,6 +243,10 @@ struct Coordinator {
     codec: Codec,
     client: aws_sdk_kinesis::Client,
     table: Option<LeaseTable>,
+    /// Renews the leases held, from a thread of its own.
+    renewer: Option<Renewer>,
+    /// Leases held that another replica asked for: shard → that replica.
+    handing_off: BTreeMap<String, String>,
     rt: tokio::runtime::Runtime,
     /// Every shard's lease as last seen (held in memory without a table).
     leases: BTreeMap<String, leases::Lease>,
@@ -343,6 +358,7 @@ impl Coordinator {
                     parents: shard.parents.clone(),
                     snapshot: None,
                     checkpointed_at: None,
+                    handoff_to: None,
                 });
         }
     }
@@ -356,29 +372,38 @@ impl Coordinator {
             seen = self.rt.block_on(table.scan())?;
         }
         // Finished shards need no renewal: nobody takes a finished lease.
-        let held = |lease: &&mut leases::Lease| lease.owner == table.worker_id && !lease.finished();
-        for lease in seen.iter_mut().filter(held) {
-            if self
-                .rt
-                .block_on(table.renew(&lease.shard_id, lease.counter))?
-            {
-                lease.counter += 1;
-            } else {
-                lease.owner.clear();
-            }
+        if let Some(renewer) = &self.renewer {
+            track_held(renewer, &mut seen, &table.worker_id, &self.readers);
         }
         let duration = config.lease_duration.as_std();
         let expired = self.observations.observe(&seen, Instant::now(), duration);
-        for shard_id in leases::plan_takes(&seen, &expired, &table.worker_id) {
-            let Some(lease) = seen.iter_mut().find(|lease| lease.shard_id == shard_id) else {
+        for claim in leases::plan_claims(&seen, &expired, &table.worker_id) {
+            let shard_id = match &claim {
+                Claim::Take(shard) | Claim::AskHandoff(shard) => shard,
+            };
+            let Some(lease) = seen.iter_mut().find(|lease| &lease.shard_id == shard_id) else {
                 continue;
             };
-            if self.rt.block_on(table.take(lease))? {
-                tracing::info!(shard = %shard_id, from = %lease.owner, "lease taken");
-                lease.owner = table.worker_id.clone();
-                lease.counter += 1;
+            match claim {
+                Claim::Take(_) if self.rt.block_on(table.take(lease))? => {
+                    tracing::info!(shard = %shard_id, from = %lease.owner, "lease taken");
+                    lease.owner = table.worker_id.clone();
+                    lease.counter += 1;
+                    if let Some(renewer) = &self.renewer {
+                        renewer.hold(&lease.shard_id, lease.counter);
+                    }
+                }
+                Claim::AskHandoff(_) if self.rt.block_on(table.ask_handoff(lease))? => {
+                    tracing::info!(shard = %shard_id, from = %lease.owner, "lease asked for");
+                }
+                _ => {}
             }
         }
+        self.handing_off = seen
+            .iter()
+            .filter(|lease| lease.owner == table.worker_id && !lease.finished())
+            .filter_map(|lease| Some((lease.shard_id.clone(), lease.handoff_to.clone()?)))
+            .collect();
         self.leases = seen
             .into_iter()
             .map(|lease| (lease.shard_id.clone(), lease))
@@ -521,6 +546,18 @@ impl Coordinator {
         Ok(inherited)
     }
 
+    /// False from the moment the renewer finds the shard's lease taken
+    /// (another replica reads it from the checkpoint on, so reading on here
+    /// would decide its records twice; upkeep then stops the reader), and
+    /// while the lease waits to be handed over at the next checkpoint.
+    fn still_held(&self, shard: &str) -> bool {
+        let renewed = self
+            .renewer
+            .as_ref()
+            .is_none_or(|renewer| renewer.counter(shard).is_some());
+        renewed && !self.handing_off.contains_key(shard)
+    }
+
     /// A shard is read once each parent is finished, or gone from the table.
     fn parents_done(&self, reader: &ShardReader) -> bool {
         reader.parents.iter().all(|parent| {
@@ -536,6 +573,7 @@ impl Coordinator {
             .readers
             .iter()
             .filter(|(_, reader)| !reader.finished && reader.next_poll <= now)
+            .filter(|(shard, _)| self.still_held(shard))
             .filter(|(_, reader)| self.parents_done(reader))
             .map(|(shard, _)| shard.clone())
             .collect();
@@ -617,10 +655,49 @@ impl Coordinator {
             tracing::info!(%shard, "shard read to its end");
             router.telemetry().shard_lag.remove(router.source(), &shard);
         }
+        self.hand_over(router);
         Ok(())
     }
 
+    /// Gives each lease asked for, once checkpointed where its reading
+    /// stopped, to the replica that asked; that one reads on from there.
+    fn hand_over(&mut self, router: &Router) {
+        let Some(table) = &self.table else {
+            return;
+        };
+        let checkpointed = |shard: &String| {
+            self.readers
+                .get(shard)
+                .is_none_or(|reader| reader.checkpoint_due().is_none())
+        };
+        let ready: Vec<(String, String)> = self
+            .handing_off
+            .iter()
+            .filter(|(shard, _)| checkpointed(shard))
+            .map(|(shard, to)| (shard.clone(), to.clone()))
+            .collect();
+        for (shard, to) in ready {
+            match self.rt.block_on(table.hand_off(&shard, &to)) {
+                Ok(true) => tracing::info!(%shard, %to, "lease handed over"),
+                Ok(false) => tracing::info!(%shard, %to, "lease no longer ours to hand over"),
+                Err(error) => {
+                    tracing::warn!(%shard, %error, "lease not handed over; retrying");
+                    continue;
+                }
+            }
+            self.handing_off.remove(&shard);
+            self.readers.remove(&shard);
+            if let Some(renewer) = &self.renewer {
+                renewer.forget(&shard);
+            }
+            router.telemetry().shard_lag.remove(router.source(), &shard);
+        }
+    }
+
     fn release_all(&mut self) {
+        if let Some(renewer) = self.renewer.take() {
+            renewer.stop();
+        }
         let Some(table) = &self.table else {
             return;
         };
@@ -628,6 +705,28 @@ impl Coordinator {
             if let Err(error) = self.rt.block_on(table.release(shard)) {
                 tracing::warn!(%shard, %error, "cannot release lease; it will expire");
             }
+        }
+    }
+}
+
+/// Brings the scanned leases and the renewer into line: the renewer keeps
+/// the ones this replica holds, a lease it found taken reads as lost, and
+/// one the table says is ours that nothing renews yet (held before a
+/// restart under the same worker id) is adopted.
+fn track_held(
+    renewer: &Renewer,
+    seen: &mut [leases::Lease],
+    me: &str,
+    readers: &BTreeMap<String, ShardReader>,
+) {
+    for lease in seen {
+        let ours = lease.owner == me && !lease.finished();
+        match (ours, renewer.counter(&lease.shard_id)) {
+            (true, Some(counter)) => lease.counter = counter,
+            (true, None) if readers.contains_key(&lease.shard_id) => lease.owner.clear(),
+            (true, None) => renewer.hold(&lease.shard_id, lease.counter),
+            (false, Some(_)) => renewer.forget(&lease.shard_id),
+            (false, None) => {}
         }
     }
 }
