@@ -10,7 +10,9 @@
 //!    without escalations: main-path throughput and escalations per second.
 //!
 //! The detector runs on CPU 0 and the replay server on CPU 1, as vLLM would
-//! run on its own machine; so both pipeline runs have one core.
+//! run on its own machine; so both pipeline runs have one core. Then the
+//! same two runs with the runtime's threads (the agent's work, the sinks)
+//! moved to CPU 1 beside the replay server: the main path's own core.
 
 #[path = "../tests/support.rs"]
 mod support;
@@ -66,13 +68,33 @@ fn main() {
         if quick { 200 } else { 3_000 },
     );
     let transactions = if quick { 20_000 } else { 400_000 };
-    let plain = pipeline(&runtime, None, transactions);
     let agent = format!(
         "agent:\n  base_url: {}\n  concurrency: 32\n  queue: 4096\n  escalate: {{actions: [BLOCK, REVIEW]}}\n  tools: {{case_dir: {}}}\n",
         server.base_url(),
         cases.path().display()
     );
-    let escalating = pipeline(&runtime, Some(&agent), transactions);
+    println!("one core for everything: the agent's work takes the main path's CPU");
+    main_path_drop(&runtime, &agent, transactions);
+    drop(runtime);
+    // The main path's threads (source, workers) are started by the thread
+    // that runs the pipeline (CPU 0); the runtime's threads, which run the
+    // agent and the sinks, start on CPU 1 beside the replay server.
+    let beside = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .on_thread_start(|| {
+            pin_to_cpu(1);
+        })
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    println!("main path on CPU 0; agent, sinks and replay server on CPU 1");
+    main_path_drop(&beside, &agent, transactions);
+}
+
+/// The pipeline without and with the agent: the main path's throughput drop.
+fn main_path_drop(runtime: &tokio::runtime::Runtime, agent: &str, transactions: u64) {
+    let plain = pipeline(runtime, None, transactions);
+    let escalating = pipeline(runtime, Some(agent), transactions);
     let drop = 100.0 * (1.0 - escalating.0 / plain.0);
     println!(
         "pipeline: {:.0} tx/s without the agent, {:.0} tx/s with {} escalations ({:.0} escalations/s): throughput drop {drop:.1} %",
