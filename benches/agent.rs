@@ -26,7 +26,7 @@ use fraud_detector::runtime::{self, RunOptions};
 use fraud_detector::telemetry::Telemetry;
 use fraud_detector::topology::Topology;
 use hdrhistogram::Histogram;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use vllm_replay::{verdict_turn, Reply, VllmReplay};
@@ -75,6 +75,12 @@ fn main() {
     );
     println!("one core for everything: the agent's work takes the main path's CPU");
     main_path_drop(&runtime, &agent, transactions);
+    println!("main path and sinks on CPU 0; the agent's own runtime (threads: 1) on CPU 1 beside the replay server");
+    let stop = Arc::new(AtomicBool::new(false));
+    let pinning = keep_pinning("agent", 1, stop.clone());
+    main_path_drop(&runtime, &format!("{agent}  threads: 1\n"), transactions);
+    stop.store(true, Ordering::Relaxed);
+    let _ = pinning.join();
     drop(runtime);
     // The main path's threads (source, workers) are started by the thread
     // that runs the pipeline (CPU 0); the runtime's threads, which run the
@@ -102,14 +108,44 @@ fn main_path_drop(runtime: &tokio::runtime::Runtime, agent: &str, transactions: 
     );
 }
 
+/// Until `stop`, pins every thread named `name` to `cpu` as it appears: the
+/// agent's own runtime starts its threads inside the pipeline's run.
+fn keep_pinning(
+    name: &'static str,
+    cpu: usize,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            for thread in std::fs::read_dir("/proc/self/task")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let comm = std::fs::read_to_string(thread.path().join("comm")).unwrap_or_default();
+                let tid = thread.file_name().to_string_lossy().parse::<libc::pid_t>();
+                if let (true, Ok(tid)) = (comm.trim() == name, tid) {
+                    pin_thread(tid, cpu);
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    })
+}
+
 /// Pins the calling thread, and the threads it starts from now on, to `cpu`.
 fn pin_to_cpu(cpu: usize) -> bool {
+    pin_thread(0, cpu)
+}
+
+/// Pins thread `tid` (0: the calling one) to `cpu`.
+fn pin_thread(tid: libc::pid_t, cpu: usize) -> bool {
     // SAFETY: a zeroed cpu_set_t is the empty set; sched_setaffinity only
-    // reads it, for the calling thread (pid 0).
+    // reads it, for thread `tid` of this process (0: the calling one).
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+        libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
     }
 }
 

@@ -230,6 +230,15 @@ fn a_reply_slower_than_the_deadline_falls_back_without_delaying_others() {
 
 #[test]
 fn decisions_behind_an_escalation_keep_the_customers_order() {
+    decisions_keep_order_with("");
+}
+
+#[test]
+fn an_agent_on_a_runtime_of_its_own_keeps_the_customers_order() {
+    decisions_keep_order_with("threads: 1\n");
+}
+
+fn decisions_keep_order_with(extra: &str) {
     let vllm = VllmReplay::start(|_, _| {
         Reply::Slow(
             Duration::from_millis(200),
@@ -241,7 +250,7 @@ fn decisions_behind_an_escalation_keep_the_customers_order() {
     let run = AgentRun::new(&[SEED_HIGH_RISK.into(), later, low_risk("TXN-OTHER", "C-9")]);
     let topology = support::topology(&run.topology(
         &format!(
-            "base_url: {}\nescalate: {{actions: [BLOCK]}}\n",
+            "base_url: {}\nescalate: {{actions: [BLOCK]}}\n{extra}",
             vllm.base_url()
         ),
         "",
@@ -258,6 +267,8 @@ fn decisions_behind_an_escalation_keep_the_customers_order() {
         position("TXN-OTHER") < position("TXN-20251201-191354"),
         "{order:?}"
     );
+    let escalated = run.decision("TXN-20251201-191354");
+    assert_eq!(escalated["agent"]["status"], "DECIDED", "{escalated}");
 }
 
 #[test]

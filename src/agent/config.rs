@@ -37,7 +37,13 @@ pub struct AgentConfig {
     pub tools: ToolsConfig,
     /// Serve the six tools over MCP (streamable HTTP) on this address.
     pub mcp: Option<McpConfig>,
+    /// Threads of a runtime of the agent's own, so that its HTTP work and
+    /// tools cannot hold up the sinks; none: the pipeline's runtime.
+    pub threads: Option<usize>,
 }
+
+/// The most threads `threads` may ask for.
+pub const MAX_AGENT_THREADS: usize = 64;
 
 impl Default for AgentConfig {
     fn default() -> Self {
@@ -57,6 +63,7 @@ impl Default for AgentConfig {
             bounds: BoundsConfig::default(),
             tools: ToolsConfig::default(),
             mcp: None,
+            threads: None,
         }
     }
 }
@@ -247,6 +254,12 @@ impl AgentConfig {
         }
         if self.tools.email.to.is_empty() {
             problems.push("tools.email.to: at least one recipient".into());
+        }
+        if self
+            .threads
+            .is_some_and(|threads| !(1..=MAX_AGENT_THREADS).contains(&threads))
+        {
+            problems.push(format!("threads: from 1 to {MAX_AGENT_THREADS}"));
         }
         problems
     }

@@ -32,6 +32,8 @@ pub enum AgentError {
     Tools(#[from] ToolError),
     #[error("{0}")]
     Mcp(#[from] super::mcp::McpError),
+    #[error("agent: cannot start its runtime: {0}")]
+    Runtime(#[from] std::io::Error),
 }
 
 pub struct Escalator {

@@ -17,6 +17,35 @@ use tokio::sync::mpsc;
 pub struct AgentLink {
     pub escalator: Arc<Escalator>,
     pub runtime: Handle,
+    /// The agent's own runtime (`agent.threads`), kept alive while linked.
+    pub own_runtime: Option<Arc<OwnRuntime>>,
+}
+
+/// A runtime that is shut down without waiting when the last link goes:
+/// an investigation still running then is past every deadline anyway.
+pub struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl OwnRuntime {
+    pub fn start(threads: usize) -> std::io::Result<OwnRuntime> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("agent")
+            .enable_all()
+            .build()?;
+        Ok(OwnRuntime(Some(runtime)))
+    }
+
+    pub fn handle(&self) -> Option<Handle> {
+        self.0.as_ref().map(|runtime| runtime.handle().clone())
+    }
+}
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// A decision made while an earlier one of the same customer was with the agent.
@@ -182,5 +211,26 @@ impl Escalating<'_> {
             self.worker.collect(parked.outcome, pending)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agents_own_runtime_runs_on_its_threads_and_goes_away_from_async_code() {
+        let own = Arc::new(OwnRuntime::start(1).unwrap());
+        let handle = own.handle().unwrap();
+        let name = handle
+            .block_on(handle.spawn(async { std::thread::current().name().map(str::to_owned) }))
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("agent"));
+        // The last link is often dropped inside the pipeline's async code,
+        // where dropping a runtime the usual way panics.
+        let pipeline = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        pipeline.block_on(async move { drop(own) });
     }
 }

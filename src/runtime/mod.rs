@@ -15,7 +15,7 @@ mod work;
 mod worker;
 
 pub use barrier::Barrier;
-pub use escalating::AgentLink;
+pub use escalating::{AgentLink, OwnRuntime};
 pub use router::{Closed, DeadLetterOutput, Router};
 pub use shutdown::Shutdown;
 pub use work::Work;
@@ -327,9 +327,20 @@ pub(crate) async fn start_agent(
             .await
             .map_err(crate::agent::AgentError::from)?;
     }
+    let own_runtime = match config.threads {
+        Some(threads) => Some(Arc::new(
+            OwnRuntime::start(threads).map_err(crate::agent::AgentError::from)?,
+        )),
+        None => None,
+    };
+    let runtime = own_runtime
+        .as_ref()
+        .and_then(|own| own.handle())
+        .unwrap_or_else(tokio::runtime::Handle::current);
     Ok(Some(AgentLink {
         escalator,
-        runtime: tokio::runtime::Handle::current(),
+        runtime,
+        own_runtime,
     }))
 }
 
