@@ -18,8 +18,13 @@ _run_simple = server.run_simple
 def _serialized(app):
     def serve(environ, start_response):
         with _one_at_a_time:
-            # The whole response is produced inside the lock.
-            return list(app(environ, start_response))
+            # The whole response is produced, and closed, inside the lock.
+            response = app(environ, start_response)
+            try:
+                return list(response)
+            finally:
+                if hasattr(response, "close"):
+                    response.close()
 
     return serve
 

@@ -43,7 +43,7 @@ pub struct AgentConfig {
 }
 
 /// The most threads `threads` may ask for.
-pub const MAX_AGENT_THREADS: usize = 64;
+const MAX_AGENT_THREADS: usize = 64;
 
 impl Default for AgentConfig {
     fn default() -> Self {
@@ -288,6 +288,18 @@ mod tests {
         config.escalate.risk_min = Some(90);
         config.escalate.risk_max = Some(10);
         assert_eq!(config.problems().len(), 2, "{:?}", config.problems());
+    }
+
+    #[test]
+    fn an_own_runtime_needs_at_least_one_thread() {
+        // tokio panics on a runtime of 0 worker threads: refuse it at load.
+        for (threads, problems) in [(Some(0), 1), (Some(65), 1), (Some(2), 0), (None, 0)] {
+            let config = AgentConfig {
+                threads,
+                ..AgentConfig::default()
+            };
+            assert_eq!(config.problems().len(), problems, "{threads:?}");
+        }
     }
 
     #[test]

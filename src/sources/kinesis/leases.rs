@@ -89,6 +89,14 @@ pub enum Claim {
     AskHandoff(String),
 }
 
+impl Claim {
+    pub fn shard(&self) -> &str {
+        match self {
+            Claim::Take(shard) | Claim::AskHandoff(shard) => shard,
+        }
+    }
+}
+
 impl Lease {
     pub fn finished(&self) -> bool {
         self.checkpoint == SHARD_END

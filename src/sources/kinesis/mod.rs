@@ -378,10 +378,8 @@ impl Coordinator {
         let duration = config.lease_duration.as_std();
         let expired = self.observations.observe(&seen, Instant::now(), duration);
         for claim in leases::plan_claims(&seen, &expired, &table.worker_id) {
-            let shard_id = match &claim {
-                Claim::Take(shard) | Claim::AskHandoff(shard) => shard,
-            };
-            let Some(lease) = seen.iter_mut().find(|lease| &lease.shard_id == shard_id) else {
+            let shard_id = claim.shard();
+            let Some(lease) = seen.iter_mut().find(|lease| lease.shard_id == shard_id) else {
                 continue;
             };
             match claim {
