@@ -13,7 +13,12 @@ pub(super) fn decode<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
             found: '[',
         });
     }
-    serde_json::from_slice(bytes).map_err(|error| describe_error::<T>(bytes, error))
+    // sonic-rs is the fast path; a record it refuses is read again by
+    // serde_json, which either accepts it too or explains the rejection with
+    // the messages users already know.
+    sonic_rs::from_slice(bytes)
+        .or_else(|_| serde_json::from_slice(bytes))
+        .map_err(|error| describe_error::<T>(bytes, error))
 }
 
 pub(super) fn encode<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
@@ -102,6 +107,44 @@ mod tests {
             let error = decode::<Transaction>(input).unwrap_err();
             assert_eq!(error.kind(), RejectKind::Decode, "{error}");
             assert!(error.to_string().contains("line"), "{error}");
+        }
+    }
+
+    /// The fast path must accept exactly what serde_json accepts, with the
+    /// same values: a record it alone accepted would skip serde_json's checks.
+    #[test]
+    fn the_fast_path_agrees_with_serde_json() {
+        let inputs: &[&[u8]] = &[
+            br#"{"transaction_id":"t","customer_id":"c","amount":12.3400000000000001}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":1e2,"latitude":-0.0,"longitude":1E-7}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":7,"timestamp":1764616434250}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":7,"timestamp":"2025-12-01T19:13:54+02:00"}"#,
+            br#"{"transaction_id":"t\u00e9\ud83d\ude00\n\"","customer_id":"c","amount":1}"#,
+            br#"{"transaction_id":"t\ud800","customer_id":"c","amount":1}"#,
+            br#"{"transaction_id":"t\x","customer_id":"c","amount":1}"#,
+            b"{\"transaction_id\":\"t\tab\",\"customer_id\":\"c\",\"amount\":1}",
+            br#"{"transaction_id":"t","customer_id":"c","amount":1,"transaction_id":"u"}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":1,"unknown":{"a":[1,null]}}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":1,}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":01}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":NaN}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":1e999}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":1,"card_present":1}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":1,"channel":"POS"}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":1,"channel":"pos"}"#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":1,"mcc":null}"#,
+            br#"  {"transaction_id":"t","customer_id":"c","amount":1}  "#,
+            br#"{"transaction_id":"t","customer_id":"c","amount":1}{}"#,
+            b"\xef\xbb\xbf{\"transaction_id\":\"t\",\"customer_id\":\"c\",\"amount\":1}",
+            b"{\"transaction_id\":\"t\",\"customer_id\":\"c\",\"amount\":1,\"merchant\":\"caf\xc3\xa9\"}",
+            b"{\"transaction_id\":\"t\",\"customer_id\":\"c\",\"amount\":1,\"merchant\":\"\xed\xa0\x80\"}",
+            b"{\"transaction_id\":\"t\",\"customer_id\":\"c\",\"amount\":1,\"merchant\":\"\x00\"}",
+        ];
+        for input in inputs {
+            let fast = sonic_rs::from_slice::<Transaction>(input).ok();
+            let reference = serde_json::from_slice::<Transaction>(input).ok();
+            assert_eq!(fast, reference, "{}", String::from_utf8_lossy(input));
+            assert_eq!(decode::<Transaction>(input).ok(), reference);
         }
     }
 
