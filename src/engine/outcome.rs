@@ -72,7 +72,8 @@ fn decision(engine: &Engine, inputs: &Inputs, reasons: Vec<Reason>) -> Decision 
     let decided_at = engine.now();
     let model = inputs.model.as_ref();
     Decision {
-        decision_id: format!("dec-{}", transaction.transaction_id),
+        // `format!` would cost a tenth of this function.
+        decision_id: ["dec-", &transaction.transaction_id].concat(),
         transaction_id: transaction.transaction_id.clone(),
         customer_id: transaction.customer_id.clone(),
         action: inputs.verdict.action,

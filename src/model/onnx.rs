@@ -8,7 +8,7 @@ use super::reference::References;
 use super::{spec_hash, FeatureVector, FEATURE_COUNT, FEATURE_NAMES};
 use ort::environment::Environment;
 use ort::session::Session;
-use ort::value::Tensor;
+use ort::value::TensorRef;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -135,8 +135,8 @@ impl OnnxScorer {
             model: self.card.name.clone(),
             detail,
         };
-        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-        let input = Tensor::from_array(([rows.len(), FEATURE_COUNT], flat))
+        // The rows are already one contiguous [rows × features] block: lend it.
+        let input = TensorRef::from_array_view(([rows.len(), FEATURE_COUNT], rows.as_flattened()))
             .map_err(|error| score_error(error.to_string()))?;
         let mut session = self.free_session();
         let outputs = session
