@@ -3,7 +3,7 @@
 use anyhow::Context;
 use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
 use fraud_detector::kafka;
-use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::producer::Producer;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
@@ -104,7 +104,7 @@ fn generated(
 enum Out {
     File(BufWriter<File>),
     Kafka {
-        producer: BaseProducer,
+        producer: kafka::IdempotentProducer,
         topic: String,
     },
 }
@@ -158,7 +158,10 @@ impl Out {
     fn flush(&mut self) -> anyhow::Result<()> {
         match self {
             Out::File(out) => out.flush()?,
-            Out::Kafka { producer, .. } => producer.flush(Duration::from_secs(60))?,
+            Out::Kafka { producer, .. } => {
+                producer.flush(Duration::from_secs(60))?;
+                producer.context().check().map_err(anyhow::Error::msg)?;
+            }
         }
         Ok(())
     }

@@ -132,13 +132,12 @@ pub(crate) fn decide<'o>(
     for (partition, customers) in &decided.touched {
         let through = decided.next_offsets.get(partition).copied().unwrap_or(0);
         for customer_id in customers {
-            let state = engine
-                .state()
-                .customer(keys::key(customer_id))
-                .map(|state| (**state).clone())
-                .unwrap_or_default();
-            let payload = super::ChangelogEntry::encode(through, &state)
-                .map_err(|error| error.to_string())?;
+            // Encoded under the shard's read lock: no copy of the state.
+            let payload = match engine.state().customer(keys::key(customer_id)) {
+                Some(state) => super::ChangelogEntry::encode(through, &state),
+                None => super::ChangelogEntry::encode(through, &Default::default()),
+            }
+            .map_err(|error| error.to_string())?;
             emit(Produced {
                 topic: &outputs.changelog,
                 partition: Some(*partition),

@@ -59,6 +59,9 @@ pub(crate) const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("queue.buffering.max.messages", "200000"),
     ("queue.buffering.max.kbytes", "262144"),
     ("message.timeout.ms", "120000"),
+    // Failures are all a producer here needs to hear of: a report per
+    // delivered record costs the hot loop and tells nothing.
+    ("delivery.report.only.error", "true"),
 ];
 
 #[cfg(test)]

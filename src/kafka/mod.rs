@@ -20,7 +20,7 @@ pub use changelog::{ChangelogEntry, ChangelogError};
 pub use client::{Properties, Property};
 pub use config::{KafkaSinkConfig, KafkaSourceConfig};
 pub use processor::{kafka_source, run, topology_problems, STALLED_EXIT_CODE};
-pub use sink::{idempotent_producer, send, KafkaSink};
+pub use sink::{idempotent_producer, send, Deliveries, IdempotentProducer, KafkaSink};
 
 use thiserror::Error;
 

@@ -362,26 +362,27 @@ impl Processor {
     fn poll_batch(&self, shutdown: &Shutdown) -> Result<Vec<Polled>, KafkaError> {
         let mut batch = Vec::new();
         let mut deadline: Option<Instant> = None;
+        let mut now = Instant::now();
         while batch.len() < self.config.max_batch && !shutdown.is_triggered() {
             let wait = match deadline {
                 None => Duration::from_millis(100),
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                Some(deadline) => deadline.saturating_duration_since(now),
             };
             let polled = self.consumer.poll(wait);
+            // One clock read per record: the read time, and what the deadline is checked against.
+            now = Instant::now();
             self.handle_rebalance(&mut batch)?;
             match polled {
                 None if batch.is_empty() => return Ok(batch),
                 None => break,
                 Some(Ok(message)) => {
-                    deadline.get_or_insert_with(|| {
-                        Instant::now() + Duration::from_millis(self.config.max_wait_ms)
-                    });
+                    deadline.get_or_insert(now + Duration::from_millis(self.config.max_wait_ms));
                     batch.push(Polled {
                         partition: message.partition(),
                         offset: message.offset(),
                         key: message.key().map(<[u8]>::to_vec),
                         payload: message.payload().unwrap_or_default().to_vec(),
-                        started: Instant::now(),
+                        started: now,
                         traceparent: traceparent(&message),
                     });
                 }
@@ -392,7 +393,7 @@ impl Processor {
                     }
                 }
             }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            if deadline.is_some_and(|deadline| now >= deadline) {
                 break;
             }
         }

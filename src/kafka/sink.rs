@@ -6,22 +6,77 @@ use super::client::{client_config, Properties, PRODUCER_DEFAULTS};
 use super::KafkaSinkConfig;
 use crate::sinks::{BoxFuture, RecordBatch, Sink, SinkError, SinkReport};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 pub struct KafkaSink {
     topic: String,
-    producer: BaseProducer,
+    producer: IdempotentProducer,
 }
+
+/// A producer that remembers the records the broker never acknowledged.
+pub type IdempotentProducer = BaseProducer<Deliveries>;
 
 /// The producer the sinks and `produce` use (see [`PRODUCER_DEFAULTS`]).
 pub fn idempotent_producer(
     bootstrap_servers: &str,
     properties: &Properties,
-) -> Result<BaseProducer, KafkaError> {
-    client_config(bootstrap_servers, PRODUCER_DEFAULTS, properties).create()
+) -> Result<IdempotentProducer, KafkaError> {
+    client_config(bootstrap_servers, PRODUCER_DEFAULTS, properties)
+        .create_with_context(Deliveries::default())
+}
+
+/// librdkafka tells of a record that was never delivered (its
+/// `message.timeout.ms` ran out, the topic is gone, ...) only through a
+/// delivery callback: counted here, so that the sink fails instead of
+/// reporting success for records that vanished.
+#[derive(Default)]
+pub struct Deliveries {
+    failed: AtomicU64,
+    first_failure: Mutex<Option<String>>,
+}
+
+impl Deliveries {
+    /// An error once any record has failed: how many, and the first reason.
+    pub fn check(&self) -> Result<(), String> {
+        let failed = self.failed.load(Ordering::Relaxed);
+        if failed == 0 {
+            return Ok(());
+        }
+        let first = self
+            .first_failure
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+            .unwrap_or_default();
+        Err(format!(
+            "{failed} record(s) were not delivered; the first: {first}"
+        ))
+    }
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, message)) = result {
+            tracing::error!(%error, topic = message.topic(), "a record was not delivered");
+            if self.failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                *self
+                    .first_failure
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner()) =
+                    Some(format!("{error} (topic {})", message.topic()));
+            }
+        }
+    }
 }
 
 impl KafkaSink {
@@ -53,7 +108,18 @@ impl KafkaSink {
             bytes += record.payload.len() as u64;
         }
         self.producer.poll(Duration::ZERO);
+        self.delivered()?;
         Ok(bytes)
+    }
+
+    fn delivered(&self) -> Result<(), SinkError> {
+        self.producer
+            .context()
+            .check()
+            .map_err(|detail| SinkError::Io {
+                sink: self.topic.clone(),
+                detail,
+            })
     }
 
     fn error(&self, error: KafkaError) -> SinkError {
@@ -80,6 +146,7 @@ impl Sink for KafkaSink {
                 self.producer
                     .flush(Duration::from_secs(60))
                     .map_err(|error| self.error(error))?;
+                self.delivered()?;
                 Ok(report)
             })
             .await
@@ -93,8 +160,8 @@ impl Sink for KafkaSink {
 
 /// Enqueues one record, waiting while the producer's queue is full (the
 /// backpressure that slows the stage before it).
-pub fn send(
-    producer: &BaseProducer,
+pub fn send<C: ProducerContext<DeliveryOpaque = ()>>(
+    producer: &BaseProducer<C>,
     topic: &str,
     partition: Option<i32>,
     key: &str,
@@ -119,5 +186,43 @@ pub fn send(
             }
             Err((error, _)) => return Err(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::Property;
+    use crate::sinks::Record;
+
+    /// A record the broker never takes (nothing listens) must fail the sink
+    /// once its delivery times out, not vanish behind a successful report.
+    #[tokio::test]
+    async fn an_undelivered_record_fails_the_sink() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = closed.local_addr().unwrap();
+        drop(closed);
+        let config = KafkaSinkConfig {
+            bootstrap_servers: address.to_string(),
+            topic: "decisions".into(),
+            codec: Default::default(),
+            schema_id: None,
+            properties: [("message.timeout.ms".to_owned(), Property::Integer(300))].into(),
+        };
+        let sink = Box::new(KafkaSink::new(&config).unwrap());
+        let (sender, receiver) = mpsc::channel(1);
+        sender
+            .send(vec![Record {
+                key: "C-1".into(),
+                payload: b"{}".to_vec(),
+            }])
+            .await
+            .unwrap();
+        drop(sender);
+        let error = sink.run(receiver).await.unwrap_err();
+        assert!(
+            error.to_string().contains("1 record(s) were not delivered"),
+            "{error}"
+        );
     }
 }
