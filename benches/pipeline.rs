@@ -3,6 +3,13 @@
 //!
 //!     cargo bench --bench pipeline              # full run
 //!     cargo bench --bench pipeline -- --quick   # small smoke run
+//!     cargo bench --bench pipeline -- model     # one phase only (to profile it):
+//!                                               # memory, rules, runtime, model
+//!
+//! To profile only the timed loops (not the data generation before them):
+//!
+//!     mkfifo /tmp/ctl && FD_PERF_CTL=/tmp/ctl perf record -D -1 \
+//!         --control=fifo:/tmp/ctl target/release/deps/pipeline-* --bench model
 //!
 //! Prints tx/s per core, p50/p99 per transaction, and RSS per customer.
 
@@ -24,15 +31,34 @@ fn main() {
     } else {
         (1_000_000, 1_000_000)
     };
+    let phases = ["memory", "rules", "runtime", "model"];
+    let chosen: Vec<&str> = phases
+        .into_iter()
+        .filter(|phase| args.iter().any(|arg| arg == phase))
+        .collect();
+    let runs = |phase: &str| chosen.is_empty() || chosen.contains(&phase);
     // Memory first, in a process that has allocated nothing else yet.
-    memory(customers);
-    throughput(transactions);
+    if runs("memory") {
+        memory(customers);
+    }
+    if runs("rules") {
+        throughput(transactions);
+    }
     let runtime_transactions = if quick { 20_000 } else { 500_000 };
-    runtime_cpu(runtime_transactions, None);
+    if runs("runtime") {
+        runtime_cpu(runtime_transactions, None);
+    }
+    if !(runs("model") || runs("runtime")) {
+        return;
+    }
     match fraud_detector::model::runtime_library(None) {
         Ok(_) => {
-            throughput_with_model(transactions.min(500_000));
-            runtime_cpu(runtime_transactions, Some("models/fraud-gbt-v1.onnx"))
+            if runs("model") {
+                throughput_with_model(transactions.min(500_000));
+            }
+            if runs("runtime") {
+                runtime_cpu(runtime_transactions, Some("models/fraud-gbt-v1.onnx"))
+            }
         }
         Err(error) => println!("runtime with the model: skipped ({error})"),
     }
@@ -47,12 +73,20 @@ const MODEL_ROUND: usize = 256;
 /// assess each, score the round in one model call, conclude and encode.
 fn throughput_with_model(count: u64) {
     let lines = encoded_transactions(count, 50_000);
-    let config = ModelConfig::at("models/fraud-gbt-v1.onnx");
+    let mut config = ModelConfig::at("models/fraud-gbt-v1.onnx");
+    // FD_BENCH_EXPLAIN_TOP=0 measures the run without explanations.
+    if let Some(top) = std::env::var("FD_BENCH_EXPLAIN_TOP")
+        .ok()
+        .and_then(|top| top.parse().ok())
+    {
+        config.explain_top = top;
+    }
     let slot = ModelSlot::load(&config, (40, 80), 1).unwrap_or_else(|error| panic!("{error}"));
     let engine = engine().with_model(Arc::new(slot));
     let codec = Codec::new(CodecKind::Json);
     let mut out = Vec::with_capacity(4096);
     let (mut decided, mut rounds) = (0usize, 0usize);
+    let profiling = Profiling::start();
     let started = Instant::now();
     let mut rest = &lines[..];
     while !rest.is_empty() {
@@ -75,6 +109,7 @@ fn throughput_with_model(count: u64) {
         rounds += 1;
     }
     let seconds = started.elapsed().as_secs_f64();
+    drop(profiling);
     println!(
         "pipeline with the model: {decided} transactions on one core in {seconds:.2}s = {:.0} tx/s ({:.0} per model call on average)",
         decided as f64 / seconds,
@@ -126,6 +161,32 @@ fn runtime_cpu(count: u64, model: Option<&str>) {
     );
 }
 
+/// Turns `perf record --control=fifo:$FD_PERF_CTL` on for its lifetime.
+struct Profiling(Option<std::fs::File>);
+
+impl Profiling {
+    fn start() -> Profiling {
+        let control = std::env::var_os("FD_PERF_CTL")
+            .and_then(|path| std::fs::OpenOptions::new().write(true).open(path).ok());
+        let mut profiling = Profiling(control);
+        profiling.send("enable");
+        profiling
+    }
+
+    fn send(&mut self, command: &str) {
+        if let Some(fifo) = &mut self.0 {
+            use std::io::Write;
+            let _ = writeln!(fifo, "{command}");
+        }
+    }
+}
+
+impl Drop for Profiling {
+    fn drop(&mut self) {
+        self.send("disable");
+    }
+}
+
 /// User + system CPU seconds of this process so far.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -172,6 +233,7 @@ fn throughput(count: u64) {
         Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
     let mut out = Vec::with_capacity(4096);
     let mut output_bytes = 0usize;
+    let profiling = Profiling::start();
     let started = Instant::now();
     for line in &lines {
         let begun = Instant::now();
@@ -182,6 +244,7 @@ fn throughput(count: u64) {
         latency.saturating_record(begun.elapsed().as_nanos() as u64);
     }
     let seconds = started.elapsed().as_secs_f64();
+    drop(profiling);
     println!(
         "pipeline: {} transactions on one core in {seconds:.2}s = {:.0} tx/s; per transaction p50 {:.2} µs, p99 {:.2} µs, max {:.1} µs; {:.0} output bytes/tx",
         lines.len(),
