@@ -196,7 +196,7 @@ impl Engine {
             None => self.conclude(assessment, None),
             Some(_) => self
                 .conclude_all(vec![assessment])
-                .pop()
+                .next()
                 .expect("one assessment in, one outcome out"),
         }
     }
@@ -274,31 +274,34 @@ impl Engine {
         }
     }
 
-    /// Scores the assessments in one model call (when there is a model) and
-    /// concludes each, in order. At most one assessment per customer.
-    pub fn conclude_all(&self, assessments: Vec<Assessment>) -> Vec<Outcome> {
-        let Some(slot) = &self.model else {
-            return assessments
-                .into_iter()
-                .map(|assessment| self.conclude(assessment, None))
-                .collect();
+    /// Scores the assessments in one model call (when there is a model),
+    /// then concludes each, in order, as the caller takes it: a round's
+    /// outcomes are never all held at once (1.5 KB each, and a large
+    /// buffer per round is what costs glibc's allocator most). At most one
+    /// assessment per customer.
+    pub fn conclude_all<'e, 'a: 'e>(
+        &'e self,
+        assessments: Vec<Assessment<'a>>,
+    ) -> impl Iterator<Item = Outcome> + 'e {
+        let opinions = match &self.model {
+            None => Vec::new(),
+            Some(slot) => {
+                let rows: Vec<FeatureVector> = assessments
+                    .iter()
+                    .map(|assessment| {
+                        assessment
+                            .features
+                            .unwrap_or([0.0; crate::model::FEATURE_COUNT])
+                    })
+                    .collect();
+                slot.opinions(&rows)
+            }
         };
-        let rows: Vec<FeatureVector> = assessments
-            .iter()
-            .map(|assessment| {
-                assessment
-                    .features
-                    .unwrap_or([0.0; crate::model::FEATURE_COUNT])
-            })
-            .collect();
-        let mut opinions = slot.opinions(&rows).into_iter();
+        let opinions = opinions.into_iter().chain(std::iter::repeat_with(|| None));
         assessments
             .into_iter()
-            .map(|assessment| {
-                let opinion = opinions.next().flatten();
-                self.conclude(assessment, opinion)
-            })
-            .collect()
+            .zip(opinions)
+            .map(|(assessment, opinion)| self.conclude(assessment, opinion))
     }
 
     /// The second half: the model's opinion joins the rules' verdict, the

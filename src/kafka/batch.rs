@@ -272,10 +272,9 @@ fn conclude_round(
         assessments.push(engine.assess(transaction, now_millis(), polled.started));
     }
     let concluded = engine.conclude_all(assessments);
-    let ended = SystemTime::now();
     for ((index, began, trace), outcome) in traces.into_iter().zip(concluded) {
         if let Some(trace) = &trace {
-            trace.record("decide", began, ended);
+            trace.record("decide", began, SystemTime::now());
         }
         outcomes[index] = Some((outcome, trace));
     }
