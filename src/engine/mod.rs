@@ -275,10 +275,12 @@ impl Engine {
     }
 
     /// Scores the assessments in one model call (when there is a model),
-    /// then concludes each, in order, as the caller takes it: a round's
-    /// outcomes are never all held at once (1.5 KB each, and a large
-    /// buffer per round is what costs glibc's allocator most). At most one
-    /// assessment per customer.
+    /// then concludes each, in order, as the caller takes it: no buffer of
+    /// a whole round's outcomes (1.5 KB each; allocating and freeing one per
+    /// round is what costs glibc's allocator most). At most one assessment
+    /// per customer. Take every outcome: an assessment left in the iterator
+    /// is never concluded, so its customer's profile never learns it.
+    #[must_use = "each outcome is a decision: none may be dropped"]
     pub fn conclude_all<'e, 'a: 'e>(
         &'e self,
         assessments: Vec<Assessment<'a>>,

@@ -369,9 +369,10 @@ impl Processor {
                 Some(deadline) => deadline.saturating_duration_since(now),
             };
             let polled = self.consumer.poll(wait);
-            // One clock read per record: the read time, and what the deadline is checked against.
-            now = Instant::now();
             self.handle_rebalance(&mut batch)?;
+            // One clock read per record (after any restore, which can take
+            // seconds): the record's read time and the deadline's reference.
+            now = Instant::now();
             match polled {
                 None if batch.is_empty() => return Ok(batch),
                 None => break,
