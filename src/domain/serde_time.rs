@@ -12,25 +12,30 @@ pub fn now_millis() -> Millis {
 }
 
 pub fn format_millis(millis: Millis) -> String {
-    let mut text = RfcText::default();
-    match text.write(millis) {
-        Some(written) => written.to_owned(),
-        None => match DateTime::<Utc>::from_timestamp_millis(millis) {
-            Some(time) => time.to_rfc3339_opts(SecondsFormat::Millis, true),
-            None => millis.to_string(),
-        },
+    with_rfc3339(millis, str::to_owned)
+}
+
+/// Hands `use_text` the RFC 3339 form of `millis`: written on the stack for
+/// years 0 to 9999 (every decision carries two timestamps), by chrono
+/// outside them.
+fn with_rfc3339<R>(millis: Millis, use_text: impl FnOnce(&str) -> R) -> R {
+    if let Some(text) = RfcText::default().write(millis) {
+        return use_text(text);
+    }
+    match DateTime::<Utc>::from_timestamp_millis(millis) {
+        Some(time) => use_text(&time.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        None => use_text(&millis.to_string()),
     }
 }
 
-/// Room for `YYYY-MM-DDTHH:MM:SS.mmmZ`. Every decision carries two of
-/// them: written on the stack, with no allocation and no formatter.
+/// Room for `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 #[derive(Default)]
-pub struct RfcText([u8; 24]);
+struct RfcText([u8; 24]);
 
 impl RfcText {
     /// As chrono's `to_rfc3339_opts(Millis, true)`, for years 0 to 9999
     /// (`None` outside them).
-    pub fn write(&mut self, millis: Millis) -> Option<&str> {
+    fn write(&mut self, millis: Millis) -> Option<&str> {
         const DAY: Millis = 86_400_000;
         let (year, month, day) = civil_from_days(millis.div_euclid(DAY));
         if !(0..=9999).contains(&year) {
@@ -139,10 +144,7 @@ pub mod required {
 
     pub fn serialize<S: Serializer>(millis: &Millis, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            match RfcText::default().write(*millis) {
-                Some(text) => serializer.serialize_str(text),
-                None => serializer.serialize_str(&format_millis(*millis)),
-            }
+            with_rfc3339(*millis, |text| serializer.serialize_str(text))
         } else {
             serializer.serialize_i64(*millis)
         }
@@ -166,10 +168,7 @@ pub mod optional {
     ) -> Result<S::Ok, S::Error> {
         match millis {
             Some(millis) if serializer.is_human_readable() => {
-                match RfcText::default().write(*millis) {
-                    Some(text) => serializer.serialize_some(text),
-                    None => serializer.serialize_some(&format_millis(*millis)),
-                }
+                with_rfc3339(*millis, |text| serializer.serialize_some(text))
             }
             Some(millis) => serializer.serialize_some(millis),
             None => serializer.serialize_none(),

@@ -67,8 +67,10 @@ impl ProducerContext for Deliveries {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Err((error, message)) = result {
-            tracing::error!(%error, topic = message.topic(), "a record was not delivered");
+            // Logged once: a broker outage fails every queued record, and the
+            // count and first reason reach the sink's error anyway.
             if self.failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::error!(%error, topic = message.topic(), "a record was not delivered");
                 *self
                     .first_failure
                     .lock()
