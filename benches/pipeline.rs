@@ -102,8 +102,8 @@ fn throughput_with_model(count: u64) {
             .collect();
         rest = &rest[round.len()..];
         let now = Instant::now();
-        let assessments = round.iter().map(|tx| engine.assess(tx, 0, now)).collect();
-        for outcome in engine.conclude_all(assessments) {
+        let mut assessments: Vec<_> = round.iter().map(|tx| engine.assess(tx, 0, now)).collect();
+        for outcome in engine.conclude_all(assessments.drain(..)) {
             encode_outcome(&codec, &outcome, &mut out);
             decided += 1;
         }

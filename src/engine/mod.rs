@@ -195,7 +195,7 @@ impl Engine {
         match &self.model {
             None => self.conclude(assessment, None),
             Some(_) => self
-                .conclude_all(vec![assessment])
+                .conclude_all(vec![assessment].drain(..))
                 .next()
                 .expect("one assessment in, one outcome out"),
         }
@@ -277,18 +277,21 @@ impl Engine {
     /// Scores the assessments in one model call (when there is a model),
     /// then concludes each, in order, as the caller takes it: no buffer of
     /// a whole round's outcomes (1.5 KB each; allocating and freeing one per
-    /// round is what costs glibc's allocator most). At most one assessment
-    /// per customer. Take every outcome: an assessment left in the iterator
-    /// is never concluded, so its customer's profile never learns it.
+    /// round is what costs glibc's allocator most). The assessments are
+    /// drained, so the caller's buffer serves the next round. At most one
+    /// assessment per customer. Take every outcome: an assessment left in
+    /// the iterator is never concluded, so its customer's profile never
+    /// learns it.
     #[must_use = "each outcome is a decision: none may be dropped"]
     pub fn conclude_all<'e, 'a: 'e>(
         &'e self,
-        assessments: Vec<Assessment<'a>>,
+        assessments: std::vec::Drain<'e, Assessment<'a>>,
     ) -> impl Iterator<Item = Outcome> + 'e {
         let opinions = match &self.model {
             None => Vec::new(),
             Some(slot) => {
                 let rows: Vec<FeatureVector> = assessments
+                    .as_slice()
                     .iter()
                     .map(|assessment| {
                         assessment

@@ -271,7 +271,7 @@ fn conclude_round(
         traces.push((index, SystemTime::now(), trace));
         assessments.push(engine.assess(transaction, now_millis(), polled.started));
     }
-    let concluded = engine.conclude_all(assessments);
+    let concluded = engine.conclude_all(assessments.drain(..));
     for ((index, began, trace), outcome) in traces.into_iter().zip(concluded) {
         if let Some(trace) = &trace {
             trace.record("decide", began, SystemTime::now());

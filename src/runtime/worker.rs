@@ -7,7 +7,7 @@ use crate::codecs::{Codec, Record as Encodable};
 use crate::domain::{Action, DeadLetter, Label, Millis, RejectKind, Transaction};
 use crate::engine::{Assessment, Engine, Outcome};
 use crate::sinks::{Delivery, Output, Record, RecordBatch};
-use crate::state::{LabelEffect, StateError};
+use crate::state::{keys, LabelEffect, StateError};
 use crate::telemetry::{Counters, Stage, Telemetry, TransactionTrace, STAGE_SAMPLE_EVERY};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -82,8 +82,9 @@ pub struct Worker {
 
 /// Transactions of distinct customers, assessed and waiting to be scored
 /// together: a customer's next transaction closes the round, because it must
-/// see what this one taught the profile.
-#[derive(Default)]
+/// see what this one taught the profile. One round serves a whole batch.
+/// Without a model nothing is gained by waiting: each transaction is
+/// concluded as soon as it is assessed, and rounds stay empty.
 struct Round<'a> {
     assessments: Vec<Assessment<'a>>,
     traces: Vec<Option<TransactionTrace>>,
@@ -93,17 +94,30 @@ struct Round<'a> {
     sampled: u64,
 }
 
+impl Round<'_> {
+    fn with_capacity(capacity: usize) -> Self {
+        Round {
+            assessments: Vec::with_capacity(capacity),
+            traces: Vec::with_capacity(capacity),
+            customers: HashSet::with_capacity(capacity),
+            assess_time: Duration::ZERO,
+            sampled: 0,
+        }
+    }
+}
+
 impl Worker {
     /// Runs until every router has hung up, then returns.
     pub fn run(self, mut input: mpsc::Receiver<Vec<Work>>) -> Result<(), WorkerError> {
         if let Some(link) = self.agent.clone() {
             return self.run_escalating(input, link);
         }
+        let scored = self.engine.model().is_some();
         let mut decided = 0u64;
         while let Some(mut batch) = input.blocking_recv() {
             let traces: Vec<Option<TransactionTrace>> = batch.iter_mut().map(take_trace).collect();
             let mut pending = Pending::default();
-            let mut round = Round::default();
+            let mut round = Round::with_capacity(if scored { batch.len() } else { 0 });
             for (work, trace) in batch.iter().zip(traces) {
                 match work {
                     Work::Transaction {
@@ -113,9 +127,7 @@ impl Worker {
                         ..
                     } => {
                         // A replay decides now: what the round holds goes first.
-                        let before = |pending: &mut Pending| {
-                            self.conclude(std::mem::take(&mut round), pending)
-                        };
+                        let before = |pending: &mut Pending| self.conclude(&mut round, pending);
                         if self.decided_before(
                             transaction,
                             (*ingested_at, *started),
@@ -124,38 +136,48 @@ impl Worker {
                         )? {
                             continue;
                         }
-                        let customer = crate::state::keys::key(&transaction.customer_id);
-                        if round.customers.contains(&customer) {
-                            self.conclude(std::mem::take(&mut round), &mut pending)?;
+                        let customer = scored.then(|| keys::key(&transaction.customer_id));
+                        if customer.is_some_and(|customer| round.customers.contains(&customer)) {
+                            self.conclude(&mut round, &mut pending)?;
                         }
                         decided += 1;
-                        round.sampled += decided.is_multiple_of(STAGE_SAMPLE_EVERY) as u64;
+                        let sampled = decided.is_multiple_of(STAGE_SAMPLE_EVERY);
                         let begun = Instant::now();
                         let assess = || self.engine.assess(transaction, *ingested_at, *started);
                         let assessment = match &trace {
                             Some(trace) => trace.stage("decide", assess),
                             None => assess(),
                         };
-                        round.assess_time += begun.elapsed();
-                        round.customers.insert(customer);
-                        round.assessments.push(assessment);
-                        round.traces.push(trace);
+                        let assessed = begun.elapsed();
+                        match customer {
+                            None => {
+                                let sampled = sampled.then_some(assessed);
+                                self.conclude_one(assessment, trace, sampled, &mut pending)?;
+                            }
+                            Some(customer) => {
+                                round.sampled += sampled as u64;
+                                round.assess_time += assessed;
+                                round.customers.insert(customer);
+                                round.assessments.push(assessment);
+                                round.traces.push(trace);
+                            }
+                        }
                         self.release_due_labels(&mut pending)?;
                     }
                     Work::Label(label) => {
                         // A label lands between the transactions around it.
-                        self.conclude(std::mem::take(&mut round), &mut pending)?;
+                        self.conclude(&mut round, &mut pending)?;
                         self.apply_label(label.clone(), &mut pending)?;
                     }
                     Work::Barrier(barrier) => {
                         // Everything read before the barrier is decided and queued first.
-                        self.conclude(std::mem::take(&mut round), &mut pending)?;
+                        self.conclude(&mut round, &mut pending)?;
                         self.send(std::mem::take(&mut pending))?;
                         barrier.arrive(self.outputs.deliveries());
                     }
                 }
             }
-            self.conclude(round, &mut pending)?;
+            self.conclude(&mut round, &mut pending)?;
             self.send(pending)?;
         }
         self.release_remaining_labels()
@@ -171,49 +193,89 @@ impl Worker {
         self.send(pending)
     }
 
-    /// Scores the round in one model call, then encodes each outcome in order.
-    fn conclude(&self, round: Round, pending: &mut Pending) -> Result<(), WorkerError> {
+    /// Scores the round in one model call, then encodes each outcome in
+    /// order; the round is left empty for the next.
+    fn conclude(&self, round: &mut Round, pending: &mut Pending) -> Result<(), WorkerError> {
         let count = round.assessments.len();
         if count == 0 {
             return Ok(());
         }
         let began = (SystemTime::now(), Instant::now());
-        let outcomes = self.engine.conclude_all(round.assessments);
+        let outcomes = self.engine.conclude_all(round.assessments.drain(..));
         let scored = (SystemTime::now(), Instant::now());
-        for (outcome, trace) in outcomes.into_iter().zip(round.traces) {
-            match trace {
-                None => self.collect(outcome, pending)?,
-                Some(trace) => {
-                    if self.engine.model().is_some() {
-                        trace.record("score", began.0, scored.0);
-                    }
-                    let decided = (
-                        outcome.decision.action.as_str(),
-                        outcome.decision.risk_score,
-                    );
-                    let transaction_id = outcome.decision.transaction_id.clone();
-                    trace.stage("encode", || self.collect(outcome, pending))?;
-                    // A traced transaction ends once its records are in the sinks' queues.
-                    trace.finish(&transaction_id, decided.0, decided.1);
-                }
-            }
+        for (outcome, trace) in outcomes.zip(round.traces.drain(..)) {
+            self.emit(outcome, trace, Some((began.0, scored.0)), pending)?;
         }
         // Stages are timed per round; each sampled transaction of the round
         // counts once, with the round's time per transaction.
         if round.sampled > 0 {
-            let per_transaction = |elapsed: Duration| elapsed.as_nanos() as u64 / count as u64;
-            let stage = |stage, elapsed| {
-                self.telemetry
-                    .stage(stage)
-                    .record_ns_times(per_transaction(elapsed), round.sampled)
-            };
-            stage(Stage::Decide, round.assess_time);
-            if self.engine.model().is_some() {
-                stage(Stage::Score, scored.1 - began.1);
-            }
-            stage(Stage::Encode, scored.1.elapsed());
+            let stages = [
+                (Stage::Decide, round.assess_time),
+                (Stage::Score, scored.1 - began.1),
+                (Stage::Encode, scored.1.elapsed()),
+            ];
+            self.record_stages(&stages, count, round.sampled);
+        }
+        round.customers.clear();
+        round.assess_time = Duration::ZERO;
+        round.sampled = 0;
+        Ok(())
+    }
+
+    /// Without a model: concludes a transaction as soon as it is assessed.
+    /// `assessed` is the assessment's time when the stage metrics sample it.
+    fn conclude_one(
+        &self,
+        assessment: Assessment,
+        trace: Option<TransactionTrace>,
+        assessed: Option<Duration>,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        let began = assessed.map(|_| Instant::now());
+        let outcome = self.engine.conclude(assessment, None);
+        self.emit(outcome, trace, None, pending)?;
+        if let (Some(assessed), Some(began)) = (assessed, began) {
+            let stages = [(Stage::Decide, assessed), (Stage::Encode, began.elapsed())];
+            self.record_stages(&stages, 1, 1);
         }
         Ok(())
+    }
+
+    /// Passes an outcome's records to the sinks; a traced transaction ends
+    /// there, with the model call's span (`scoring`) when there was one.
+    fn emit(
+        &self,
+        outcome: Outcome,
+        trace: Option<TransactionTrace>,
+        scoring: Option<(SystemTime, SystemTime)>,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        let Some(trace) = trace else {
+            return self.collect(outcome, pending);
+        };
+        if let Some((began, scored)) = scoring {
+            trace.record("score", began, scored);
+        }
+        let decided = (
+            outcome.decision.action.as_str(),
+            outcome.decision.risk_score,
+        );
+        let transaction_id = outcome.decision.transaction_id.clone();
+        trace.stage("encode", || self.collect(outcome, pending))?;
+        // A traced transaction ends once its records are in the sinks' queues.
+        trace.finish(&transaction_id, decided.0, decided.1);
+        Ok(())
+    }
+
+    /// Records stage times spent on `count` transactions, as the time per
+    /// transaction, once for each of the `sampled` ones.
+    fn record_stages(&self, stages: &[(Stage, Duration)], count: usize, sampled: u64) {
+        for &(stage, elapsed) in stages {
+            let per_transaction = elapsed.as_nanos() as u64 / count as u64;
+            self.telemetry
+                .stage(stage)
+                .record_ns_times(per_transaction, sampled);
+        }
     }
 
     /// True if `transaction` was decided before, and is dead-lettered as a
