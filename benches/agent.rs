@@ -34,8 +34,18 @@ use vllm_replay::{verdict_turn, Reply, VllmReplay};
 const HIGH_RISK: &str = r#"{"transaction_id": "TXN-20251201-191354", "customer_id": "C-12345", "amount": 4500.00, "merchant": "CRYPTO-EXCHANGE-XX", "merchant_category": "Cryptocurrency", "location": "Moscow, Russia", "card_present": false, "device_id": "dev-unknown", "ip_address": "185.220.101.5", "previous_location": "New York, NY", "time_since_last_transaction": "30 minutes ago"}"#;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|arg| arg == "--quick") || !args.iter().any(|arg| arg == "--bench");
+    let pairs = option(&args, "--pairs").unwrap_or(if quick { 1 } else { 5 });
+    let layouts: Vec<Layout> = Layout::ALL
+        .into_iter()
+        .filter(|layout| {
+            let named = args
+                .iter()
+                .any(|arg| Layout::ALL.iter().any(|l| l.name() == arg));
+            !named || args.iter().any(|arg| arg == layout.name())
+        })
+        .collect();
     // vLLM runs on its own machine: the replay server gets the second core,
     // the detector (this thread and every thread it starts) the first.
     let server = std::thread::spawn(|| {
@@ -55,57 +65,145 @@ fn main() {
             "not pinned (fewer than 2 CPUs?): the replay server shares the detector's cores"
         }
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
     let cases = tempfile::tempdir().expect("a temporary directory");
-    overhead(
-        &runtime,
-        &server,
-        cases.path(),
-        if quick { 200 } else { 3_000 },
-    );
-    let transactions = if quick { 20_000 } else { 400_000 };
+    if !args.iter().any(|arg| arg == "--no-overhead") {
+        overhead(
+            &shared_runtime(),
+            &server,
+            cases.path(),
+            if quick { 200 } else { 3_000 },
+        );
+    }
+    let transactions =
+        option(&args, "--transactions").unwrap_or(if quick { 20_000 } else { 400_000 });
+    let escalate = text_option(&args, "--escalate").unwrap_or("{actions: [BLOCK, REVIEW]}");
     let agent = format!(
-        "agent:\n  base_url: {}\n  concurrency: 32\n  queue: 4096\n  escalate: {{actions: [BLOCK, REVIEW]}}\n  tools: {{case_dir: {}}}\n",
+        "agent:\n  base_url: {}\n  concurrency: 32\n  queue: 4096\n  escalate: {escalate}\n  tools: {{case_dir: {}}}\n",
         server.base_url(),
         cases.path().display()
     );
-    println!("one core for everything: the agent's work takes the main path's CPU");
-    main_path_drop(&runtime, &agent, transactions);
-    println!("main path and sinks on CPU 0; the agent's own runtime (threads: 1) on CPU 1 beside the replay server");
-    let stop = Arc::new(AtomicBool::new(false));
-    let pinning = keep_pinning("agent", 1, stop.clone());
-    main_path_drop(&runtime, &format!("{agent}  threads: 1\n"), transactions);
-    stop.store(true, Ordering::Relaxed);
-    let _ = pinning.join();
-    drop(runtime);
-    // The main path's threads (source, workers) are started by the thread
-    // that runs the pipeline (CPU 0); the runtime's threads, which run the
-    // agent and the sinks, start on CPU 1 beside the replay server.
-    let beside = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .on_thread_start(|| {
-            pin_to_cpu(1);
-        })
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    println!("main path on CPU 0; agent, sinks and replay server on CPU 1");
-    main_path_drop(&beside, &agent, transactions);
+    // `--only agent` (or `plain`) runs one half of each pair, for a profiler.
+    let only = text_option(&args, "--only");
+    for layout in layouts {
+        println!("{}", layout.describe());
+        layout.measure(&agent, transactions, pairs, only);
+    }
 }
 
-/// The pipeline without and with the agent: the main path's throughput drop.
-fn main_path_drop(runtime: &tokio::runtime::Runtime, agent: &str, transactions: u64) {
-    let plain = pipeline(runtime, None, transactions);
-    let escalating = pipeline(runtime, Some(agent), transactions);
-    let drop = 100.0 * (1.0 - escalating.0 / plain.0);
-    println!(
-        "pipeline: {:.0} tx/s without the agent, {:.0} tx/s with {} escalations ({:.0} escalations/s): throughput drop {drop:.1} %",
-        plain.0, escalating.0, escalating.1, escalating.2
-    );
+/// Where the agent's work runs beside the main path (source and workers),
+/// which always has CPU 0.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// Everything on CPU 0: the agent's work takes the main path's CPU.
+    Shared,
+    /// The agent's own runtime (`threads: 1`) on CPU 1 beside the replay server.
+    Own,
+    /// The pipeline's runtime (agent and sinks) on CPU 1.
+    Beside,
+}
+
+impl Layout {
+    const ALL: [Layout; 3] = [Layout::Shared, Layout::Own, Layout::Beside];
+
+    fn name(self) -> &'static str {
+        match self {
+            Layout::Shared => "shared",
+            Layout::Own => "own",
+            Layout::Beside => "beside",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Layout::Shared => "shared: one core for everything, the agent's work takes the main path's CPU",
+            Layout::Own => "own: main path and sinks on CPU 0; the agent's own runtime (threads: 1) on CPU 1 beside the replay server",
+            Layout::Beside => "beside: main path on CPU 0; agent, sinks and replay server on CPU 1",
+        }
+    }
+
+    /// Runs without and with the agent, `pairs` times in turn, so that the
+    /// machine's slow swings fall on both halves of a pair alike.
+    fn measure(self, agent: &str, transactions: u64, pairs: u64, only: Option<&str>) {
+        let runtime = match self {
+            Layout::Shared | Layout::Own => shared_runtime(),
+            // The runtime's threads, which run the agent and the sinks,
+            // start on CPU 1 beside the replay server.
+            Layout::Beside => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .on_thread_start(|| {
+                    pin_to_cpu(1);
+                })
+                .enable_all()
+                .build()
+                .expect("a tokio runtime"),
+        };
+        let agent = match self {
+            Layout::Own => format!("{agent}  threads: 1\n"),
+            Layout::Shared | Layout::Beside => agent.to_owned(),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let pinning = matches!(self, Layout::Own).then(|| keep_pinning("agent", 1, stop.clone()));
+        let mut drops = Vec::new();
+        for _ in 0..pairs {
+            if let Some(half) = only {
+                let agent = (half == "agent").then_some(agent.as_str());
+                let (throughput, escalations, _) = pipeline(&runtime, agent, transactions);
+                println!("  {half}: {throughput:.0} tx/s, {escalations} escalations");
+                continue;
+            }
+            // In turn first and second: a run after another one gains
+            // (warm caches and heap), which must not count for either half.
+            let (plain, escalating) = if drops.len() % 2 == 0 {
+                let plain = pipeline(&runtime, None, transactions);
+                (plain, pipeline(&runtime, Some(&agent), transactions))
+            } else {
+                let escalating = pipeline(&runtime, Some(&agent), transactions);
+                (pipeline(&runtime, None, transactions), escalating)
+            };
+            let drop = 100.0 * (1.0 - escalating.0 / plain.0);
+            println!(
+                "  {:.0} tx/s without the agent, {:.0} tx/s with {} escalations ({:.0} escalations/s): throughput drop {drop:.1} %",
+                plain.0, escalating.0, escalating.1, escalating.2
+            );
+            drops.push(drop);
+        }
+        stop.store(true, Ordering::Relaxed);
+        if let Some(pinning) = pinning {
+            let _ = pinning.join();
+        }
+        drops.sort_by(f64::total_cmp);
+        if drops.is_empty() {
+            return;
+        }
+        println!(
+            "{}: throughput drop median {:.1} % over {} pairs (from {:.1} to {:.1} %)",
+            self.name(),
+            drops[drops.len() / 2],
+            drops.len(),
+            drops[0],
+            drops[drops.len() - 1]
+        );
+    }
+}
+
+/// The runtime of the layouts that keep it on the detector's CPU 0.
+fn shared_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The number after `name` on the command line.
+fn option(args: &[String], name: &str) -> Option<u64> {
+    text_option(args, name)?.parse().ok()
+}
+
+/// The argument after `name` on the command line.
+fn text_option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    let at = args.iter().position(|arg| arg == name)?;
+    args.get(at + 1).map(String::as_str)
 }
 
 /// Until `stop`, pins every thread named `name` to `cpu` as it appears: the
@@ -116,6 +214,8 @@ fn keep_pinning(
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
+        // Off the main path's core, whose time is what is measured.
+        pin_to_cpu(cpu);
         while !stop.load(Ordering::Relaxed) {
             for thread in std::fs::read_dir("/proc/self/task")
                 .into_iter()

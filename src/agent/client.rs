@@ -4,7 +4,7 @@
 use super::config::AgentConfig;
 use super::protocol::{ChatRequest, ChatResponse, ErrorBody, Message};
 use super::stream::StreamAssembler;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -32,7 +32,7 @@ impl ClientError {
 
 pub struct VllmClient {
     http: reqwest::Client,
-    url: String,
+    url: reqwest::Url,
     model: String,
     api_key: Option<String>,
     retries: u32,
@@ -40,10 +40,11 @@ pub struct VllmClient {
     stream: bool,
 }
 
-/// What one call sends besides the conversation.
+/// What one call sends besides the conversation: JSON serialized once, as
+/// it is the same in every call.
 pub struct CallOptions<'a> {
-    pub tools: Option<&'a Value>,
-    pub response_format: Option<&'a Value>,
+    pub tools: Option<&'a RawValue>,
+    pub response_format: Option<&'a RawValue>,
 }
 
 impl VllmClient {
@@ -53,12 +54,15 @@ impl VllmClient {
             .tcp_nodelay(true)
             .build()
             .map_err(|error| ClientError::Build(error.to_string()))?;
+        let url = format!(
+            "{}/chat/completions",
+            config.base_url().trim_end_matches('/')
+        );
+        let url = reqwest::Url::parse(&url)
+            .map_err(|error| ClientError::Build(format!("base_url {url}: {error}")))?;
         Ok(VllmClient {
             http,
-            url: format!(
-                "{}/chat/completions",
-                config.base_url().trim_end_matches('/')
-            ),
+            url,
             model: config.model(),
             api_key: config.api_key(),
             retries: config.retries,
@@ -106,7 +110,7 @@ impl VllmClient {
             temperature: 0.0,
             max_tokens: 2048,
         };
-        let mut builder = self.http.post(&self.url).json(&request);
+        let mut builder = self.http.post(self.url.clone()).json(&request);
         if let Some(key) = &self.api_key {
             builder = builder.bearer_auth(key);
         }

@@ -11,6 +11,7 @@ use super::session::Session;
 use super::tools::{definitions, Toolbox};
 use super::transcript::Step;
 use super::verdict::{self, AgentVerdict};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,8 +30,8 @@ pub enum InvestigationError {
 pub struct Investigator {
     client: VllmClient,
     toolbox: Arc<Toolbox>,
-    tools: Value,
-    response_format: Value,
+    tools: Box<RawValue>,
+    response_format: Box<RawValue>,
     max_steps: usize,
 }
 
@@ -39,8 +40,8 @@ impl Investigator {
         Investigator {
             client,
             toolbox,
-            tools: definitions(),
-            response_format: verdict::response_format(),
+            tools: serialized(&definitions()),
+            response_format: serialized(&verdict::response_format()),
             max_steps,
         }
     }
@@ -172,4 +173,10 @@ impl Investigator {
 
 fn millis(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1_000.0
+}
+
+/// A constant part of every request, serialized once.
+fn serialized(value: &Value) -> Box<RawValue> {
+    // A `Value` has string keys only: serializing it cannot fail.
+    serde_json::value::to_raw_value(value).expect("a JSON value serializes")
 }

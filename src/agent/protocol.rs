@@ -3,7 +3,7 @@
 //! DeepSeek-R1's `reasoning_content`, and error bodies.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
@@ -63,11 +63,11 @@ pub struct ChatRequest<'a> {
     pub model: &'a str,
     pub messages: &'a [Message],
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<&'a Value>,
+    pub tools: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<&'a Value>,
+    pub response_format: Option<&'a RawValue>,
     pub stream: bool,
     pub temperature: f32,
     pub max_tokens: u32,
