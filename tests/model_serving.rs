@@ -105,6 +105,49 @@ fn every_decision_carries_the_model_and_flagged_ones_are_explained() {
     );
 }
 
+/// Rounds scored together by the model decide exactly as one transaction
+/// at a time does (a batch of one is a round of one), with or without an
+/// agent: the worker that escalates runs the same rounds. One worker, so
+/// that state shared across customers (terminals) sees one order.
+#[test]
+fn rounds_decide_as_one_at_a_time_with_and_without_an_agent() {
+    let run = |batch_size: usize, agent: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let model = copy_model(dir.path(), "m");
+        let out = dir.path().display();
+        let text = format!(
+            "sources:\n  tx: {{type: generator, seed: 9, customers: 300, transactions: 6000}}\n\
+             sinks:\n  decisions: {{type: file, path: {out}/decisions.jsonl}}\n  dead_letters: {{type: file, path: {out}/dl.jsonl}}\n\
+             engine: {{workers: 1, batch_size: {batch_size}}}\n\
+             model:\n  path: {}\n{agent}",
+            model.display()
+        );
+        support::run(&support::topology(&text), RunOptions::default());
+        let mut decided: Vec<String> = decisions(dir.path())
+            .iter()
+            .map(|decision| {
+                format!(
+                    "{} {} {} {} {}",
+                    decision["transaction_id"],
+                    decision["action"],
+                    decision["risk_score"],
+                    decision["model_score"],
+                    decision["reasons"]
+                )
+            })
+            .collect();
+        decided.sort();
+        decided
+    };
+    let one_at_a_time = run(1, "");
+    assert_eq!(one_at_a_time.len(), 6000);
+    assert_eq!(run(128, ""), one_at_a_time, "rounds without an agent");
+    // An agent that escalates nothing: every outcome still passes through
+    // the escalating worker's routing.
+    let agent = "agent:\n  base_url: http://127.0.0.1:9/v1\n  escalate: {actions: []}\n";
+    assert_eq!(run(128, agent), one_at_a_time, "rounds with an agent");
+}
+
 #[test]
 fn a_reload_under_load_swaps_versions_without_losing_a_decision() {
     let dir = tempfile::tempdir().unwrap();

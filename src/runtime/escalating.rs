@@ -3,12 +3,15 @@
 //! order; other customers' decisions flow on untouched.
 
 use super::work::Work;
-use super::worker::{Pending, Worker, WorkerError};
+use super::worker::{Outlet, Pending, Worker, WorkerError};
+use super::Barrier;
 use crate::agent::Escalator;
 use crate::domain::Transaction;
 use crate::engine::Outcome;
+use crate::telemetry::TransactionTrace;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::SystemTime;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
@@ -72,8 +75,10 @@ struct Escalating<'a> {
     resolved: mpsc::UnboundedSender<Box<Outcome>>,
     /// Checkpoint barriers wait until no decision is held: a barrier promises
     /// that everything read before it is written.
-    barriers: Vec<std::sync::Arc<super::Barrier>>,
+    barriers: Vec<Arc<Barrier>>,
     holds: Holds,
+    /// Decisions so far, for the stage metrics' sample.
+    decided: u64,
 }
 
 impl Worker {
@@ -92,6 +97,7 @@ impl Worker {
             resolved,
             holds: Holds::default(),
             barriers: Vec::new(),
+            decided: 0,
         };
         let mut open = true;
         while open || !state.holds.queues.is_empty() {
@@ -126,44 +132,43 @@ impl Worker {
     }
 }
 
-impl Escalating<'_> {
-    fn take(&mut self, batch: Vec<Work>, pending: &mut Pending) -> Result<(), WorkerError> {
-        for work in batch {
-            match work {
-                Work::Transaction {
-                    transaction,
-                    ingested_at,
-                    started,
-                    trace,
-                } => {
-                    let nothing_held = |_: &mut Pending| Ok(());
-                    let time = (ingested_at, started);
-                    if self
-                        .worker
-                        .decided_before(&transaction, time, pending, nothing_held)?
-                    {
-                        continue;
-                    }
-                    let outcome = self
-                        .worker
-                        .engine
-                        .decide(&transaction, ingested_at, started);
-                    if let Some(trace) = trace {
-                        trace.finish_decision(&outcome.decision);
-                    }
-                    self.route(transaction, outcome, pending)?;
-                    self.worker.release_due_labels(pending)?;
-                }
-                Work::Label(label) => self.worker.apply_label(label, pending)?,
-                Work::Barrier(barrier) => self.barriers.push(barrier),
-            }
+/// Outcomes go through `route`: held behind an escalation of the same
+/// customer, escalated, or straight to the sinks.
+impl Outlet for Escalating<'_> {
+    fn outcome(
+        &mut self,
+        transaction: &Transaction,
+        outcome: Outcome,
+        trace: Option<TransactionTrace>,
+        _: Option<(SystemTime, SystemTime)>,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        // The trace ends with the engine's decision: the agent's time is its own.
+        if let Some(trace) = trace {
+            trace.finish_decision(&outcome.decision);
         }
+        self.route(transaction, outcome, pending)
+    }
+
+    /// Checkpoint barriers wait until no decision is held.
+    fn barrier(&mut self, barrier: &Arc<Barrier>, _: &mut Pending) -> Result<(), WorkerError> {
+        self.barriers.push(barrier.clone());
         Ok(())
+    }
+}
+
+impl Escalating<'_> {
+    fn take(&mut self, mut batch: Vec<Work>, pending: &mut Pending) -> Result<(), WorkerError> {
+        let worker = self.worker;
+        let mut decided = std::mem::take(&mut self.decided);
+        let result = worker.decide_batch(&mut batch, &mut decided, self, pending);
+        self.decided = decided;
+        result
     }
 
     fn route(
         &mut self,
-        transaction: Transaction,
+        transaction: &Transaction,
         outcome: Outcome,
         pending: &mut Pending,
     ) -> Result<(), WorkerError> {
@@ -171,7 +176,7 @@ impl Escalating<'_> {
         let customer = &outcome.decision.customer_id;
         if let Some(queue) = self.holds.queues.get_mut(customer) {
             queue.push_back(Parked {
-                transaction,
+                transaction: transaction.clone(),
                 outcome,
                 escalate,
             });
@@ -179,7 +184,7 @@ impl Escalating<'_> {
         }
         if escalate {
             self.holds.queues.insert(customer.clone(), VecDeque::new());
-            self.escalate(transaction, outcome);
+            self.escalate(transaction.clone(), outcome);
             return Ok(());
         }
         self.worker.collect(outcome, pending)

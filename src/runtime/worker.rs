@@ -2,7 +2,7 @@
 //! encodes what they produce and passes it to the sinks.
 
 use super::work::Work;
-use super::Observer;
+use super::{Barrier, Observer};
 use crate::codecs::{Codec, Record as Encodable};
 use crate::domain::{Action, DeadLetter, Label, Millis, RejectKind, Transaction};
 use crate::engine::{Assessment, Engine, Outcome};
@@ -80,6 +80,52 @@ pub struct Worker {
     pub agent: Option<super::AgentLink>,
 }
 
+/// Where a batch's outcomes go once decided: straight to the sinks
+/// ([`Sinks`]), or first to the agent (`escalating`).
+pub(super) trait Outlet {
+    /// One outcome, in input order. `scoring` spans the model call that
+    /// scored it, when there was one.
+    fn outcome(
+        &mut self,
+        transaction: &Transaction,
+        outcome: Outcome,
+        trace: Option<TransactionTrace>,
+        scoring: Option<(SystemTime, SystemTime)>,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError>;
+
+    /// A checkpoint barrier, once everything read before it has been decided.
+    fn barrier(&mut self, barrier: &Arc<Barrier>, pending: &mut Pending)
+        -> Result<(), WorkerError>;
+}
+
+/// The outlet of a worker without an agent.
+struct Sinks<'w>(&'w Worker);
+
+impl Outlet for Sinks<'_> {
+    fn outcome(
+        &mut self,
+        _: &Transaction,
+        outcome: Outcome,
+        trace: Option<TransactionTrace>,
+        scoring: Option<(SystemTime, SystemTime)>,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        self.0.emit(outcome, trace, scoring, pending)
+    }
+
+    fn barrier(
+        &mut self,
+        barrier: &Arc<Barrier>,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        // A barrier promises that everything read before it is written.
+        self.0.send(std::mem::take(pending))?;
+        barrier.arrive(self.0.outputs.deliveries());
+        Ok(())
+    }
+}
+
 /// Transactions of distinct customers, assessed and waiting to be scored
 /// together: a customer's next transaction closes the round, because it must
 /// see what this one taught the profile. One round serves a whole batch.
@@ -87,7 +133,7 @@ pub struct Worker {
 /// concluded as soon as it is assessed, and rounds stay empty.
 struct Round<'a> {
     assessments: Vec<Assessment<'a>>,
-    traces: Vec<Option<TransactionTrace>>,
+    transactions: Vec<(&'a Transaction, Option<TransactionTrace>)>,
     customers: HashSet<u64>,
     assess_time: Duration,
     /// Transactions of the round that the stage metrics sample.
@@ -98,7 +144,7 @@ impl Round<'_> {
     fn with_capacity(capacity: usize) -> Self {
         Round {
             assessments: Vec::with_capacity(capacity),
-            traces: Vec::with_capacity(capacity),
+            transactions: Vec::with_capacity(capacity),
             customers: HashSet::with_capacity(capacity),
             assess_time: Duration::ZERO,
             sampled: 0,
@@ -112,75 +158,95 @@ impl Worker {
         if let Some(link) = self.agent.clone() {
             return self.run_escalating(input, link);
         }
-        let scored = self.engine.model().is_some();
         let mut decided = 0u64;
         while let Some(mut batch) = input.blocking_recv() {
-            let traces: Vec<Option<TransactionTrace>> = batch.iter_mut().map(take_trace).collect();
             let mut pending = Pending::default();
-            let mut round = Round::with_capacity(if scored { batch.len() } else { 0 });
-            for (work, trace) in batch.iter().zip(traces) {
-                match work {
-                    Work::Transaction {
-                        transaction,
-                        ingested_at,
-                        started,
-                        ..
-                    } => {
-                        // A replay decides now: what the round holds goes first.
-                        let before = |pending: &mut Pending| self.conclude(&mut round, pending);
-                        if self.decided_before(
-                            transaction,
-                            (*ingested_at, *started),
-                            &mut pending,
-                            before,
-                        )? {
-                            continue;
-                        }
-                        let customer = scored.then(|| keys::key(&transaction.customer_id));
-                        if customer.is_some_and(|customer| round.customers.contains(&customer)) {
-                            self.conclude(&mut round, &mut pending)?;
-                        }
-                        decided += 1;
-                        let sampled = decided.is_multiple_of(STAGE_SAMPLE_EVERY);
-                        let begun = Instant::now();
-                        let assess = || self.engine.assess(transaction, *ingested_at, *started);
-                        let assessment = match &trace {
-                            Some(trace) => trace.stage("decide", assess),
-                            None => assess(),
-                        };
-                        let assessed = begun.elapsed();
-                        match customer {
-                            None => {
-                                let sampled = sampled.then_some(assessed);
-                                self.conclude_one(assessment, trace, sampled, &mut pending)?;
-                            }
-                            Some(customer) => {
-                                round.sampled += sampled as u64;
-                                round.assess_time += assessed;
-                                round.customers.insert(customer);
-                                round.assessments.push(assessment);
-                                round.traces.push(trace);
-                            }
-                        }
-                        self.release_due_labels(&mut pending)?;
-                    }
-                    Work::Label(label) => {
-                        // A label lands between the transactions around it.
-                        self.conclude(&mut round, &mut pending)?;
-                        self.apply_label(label.clone(), &mut pending)?;
-                    }
-                    Work::Barrier(barrier) => {
-                        // Everything read before the barrier is decided and queued first.
-                        self.conclude(&mut round, &mut pending)?;
-                        self.send(std::mem::take(&mut pending))?;
-                        barrier.arrive(self.outputs.deliveries());
-                    }
-                }
-            }
-            self.conclude(&mut round, &mut pending)?;
+            self.decide_batch(&mut batch, &mut decided, &mut Sinks(&self), &mut pending)?;
             self.send(pending)?;
         }
         self.release_remaining_labels()
+    }
+
+    /// Decides a batch in order and hands each outcome to `outlet`; labels
+    /// are applied between the transactions around them. `decided` counts
+    /// the worker's decisions, for the stage metrics' sample.
+    pub(super) fn decide_batch(
+        &self,
+        batch: &mut [Work],
+        decided: &mut u64,
+        outlet: &mut impl Outlet,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
+        let scored = self.engine.model().is_some();
+        let traces: Vec<Option<TransactionTrace>> = batch.iter_mut().map(take_trace).collect();
+        let mut round = Round::with_capacity(if scored { batch.len() } else { 0 });
+        for (work, trace) in batch.iter().zip(traces) {
+            match work {
+                Work::Transaction {
+                    transaction,
+                    ingested_at,
+                    started,
+                    ..
+                } => {
+                    // A replay decides now: what the round holds goes first.
+                    let before = |pending: &mut Pending| self.conclude(&mut round, outlet, pending);
+                    if self.decided_before(
+                        transaction,
+                        (*ingested_at, *started),
+                        pending,
+                        before,
+                    )? {
+                        continue;
+                    }
+                    let customer = scored.then(|| keys::key(&transaction.customer_id));
+                    if customer.is_some_and(|customer| round.customers.contains(&customer)) {
+                        self.conclude(&mut round, outlet, pending)?;
+                    }
+                    *decided += 1;
+                    let sampled = decided.is_multiple_of(STAGE_SAMPLE_EVERY);
+                    let begun = Instant::now();
+                    let assess = || self.engine.assess(transaction, *ingested_at, *started);
+                    let assessment = match &trace {
+                        Some(trace) => trace.stage("decide", assess),
+                        None => assess(),
+                    };
+                    let assessed = begun.elapsed();
+                    match customer {
+                        None => {
+                            let sampled = sampled.then_some(assessed);
+                            let outcome = self.engine.conclude(assessment, None);
+                            let encoding = sampled.map(|_| Instant::now());
+                            outlet.outcome(transaction, outcome, trace, None, pending)?;
+                            if let (Some(assessed), Some(encoding)) = (sampled, encoding) {
+                                let stages = [
+                                    (Stage::Decide, assessed),
+                                    (Stage::Encode, encoding.elapsed()),
+                                ];
+                                self.record_stages(&stages, 1, 1);
+                            }
+                        }
+                        Some(customer) => {
+                            round.sampled += sampled as u64;
+                            round.assess_time += assessed;
+                            round.customers.insert(customer);
+                            round.assessments.push(assessment);
+                            round.transactions.push((transaction, trace));
+                        }
+                    }
+                    self.release_due_labels(pending)?;
+                }
+                Work::Label(label) => {
+                    // A label lands between the transactions around it.
+                    self.conclude(&mut round, outlet, pending)?;
+                    self.apply_label(label.clone(), pending)?;
+                }
+                Work::Barrier(barrier) => {
+                    self.conclude(&mut round, outlet, pending)?;
+                    outlet.barrier(barrier, pending)?;
+                }
+            }
+        }
+        self.conclude(&mut round, outlet, pending)
     }
 
     /// The first worker to finish applies the labels still waiting for a
@@ -193,9 +259,14 @@ impl Worker {
         self.send(pending)
     }
 
-    /// Scores the round in one model call, then encodes each outcome in
-    /// order; the round is left empty for the next.
-    fn conclude(&self, round: &mut Round, pending: &mut Pending) -> Result<(), WorkerError> {
+    /// Scores the round in one model call, then hands each outcome to the
+    /// outlet in order; the round is left empty for the next.
+    fn conclude(
+        &self,
+        round: &mut Round,
+        outlet: &mut impl Outlet,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
         let count = round.assessments.len();
         if count == 0 {
             return Ok(());
@@ -203,8 +274,9 @@ impl Worker {
         let began = (SystemTime::now(), Instant::now());
         let outcomes = self.engine.conclude_all(round.assessments.drain(..));
         let scored = (SystemTime::now(), Instant::now());
-        for (outcome, trace) in outcomes.zip(round.traces.drain(..)) {
-            self.emit(outcome, trace, Some((began.0, scored.0)), pending)?;
+        for (outcome, (transaction, trace)) in outcomes.zip(round.transactions.drain(..)) {
+            let scoring = Some((began.0, scored.0));
+            outlet.outcome(transaction, outcome, trace, scoring, pending)?;
         }
         // Stages are timed per round; each sampled transaction of the round
         // counts once, with the round's time per transaction.
@@ -219,25 +291,6 @@ impl Worker {
         round.customers.clear();
         round.assess_time = Duration::ZERO;
         round.sampled = 0;
-        Ok(())
-    }
-
-    /// Without a model: concludes a transaction as soon as it is assessed.
-    /// `assessed` is the assessment's time when the stage metrics sample it.
-    fn conclude_one(
-        &self,
-        assessment: Assessment,
-        trace: Option<TransactionTrace>,
-        assessed: Option<Duration>,
-        pending: &mut Pending,
-    ) -> Result<(), WorkerError> {
-        let began = assessed.map(|_| Instant::now());
-        let outcome = self.engine.conclude(assessment, None);
-        self.emit(outcome, trace, None, pending)?;
-        if let (Some(assessed), Some(began)) = (assessed, began) {
-            let stages = [(Stage::Decide, assessed), (Stage::Encode, began.elapsed())];
-            self.record_stages(&stages, 1, 1);
-        }
         Ok(())
     }
 
