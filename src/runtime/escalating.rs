@@ -8,8 +8,10 @@ use super::Barrier;
 use crate::agent::Escalator;
 use crate::domain::Transaction;
 use crate::engine::Outcome;
+use crate::state::{keys, KeyHasher};
 use crate::telemetry::TransactionTrace;
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::runtime::Handle;
@@ -58,10 +60,12 @@ struct Parked {
     escalate: bool,
 }
 
-/// Customers with an escalation in flight, and what waits behind it.
+/// Customers with an escalation in flight, and what waits behind it, by
+/// customer key (as the state is keyed: every outcome looks here, so the
+/// lookup must cost little).
 #[derive(Default)]
 struct Holds {
-    queues: HashMap<String, VecDeque<Parked>>,
+    queues: HashMap<u64, VecDeque<Parked>, BuildHasherDefault<KeyHasher>>,
 }
 
 enum Event {
@@ -173,8 +177,8 @@ impl Escalating<'_> {
         pending: &mut Pending,
     ) -> Result<(), WorkerError> {
         let escalate = self.link.escalator.wants(&outcome);
-        let customer = &outcome.decision.customer_id;
-        if let Some(queue) = self.holds.queues.get_mut(customer) {
+        let customer = keys::key(&outcome.decision.customer_id);
+        if let Some(queue) = self.holds.queues.get_mut(&customer) {
             queue.push_back(Parked {
                 transaction: transaction.clone(),
                 outcome,
@@ -183,7 +187,7 @@ impl Escalating<'_> {
             return Ok(());
         }
         if escalate {
-            self.holds.queues.insert(customer.clone(), VecDeque::new());
+            self.holds.queues.insert(customer, VecDeque::new());
             self.escalate(transaction.clone(), outcome);
             return Ok(());
         }
@@ -202,7 +206,7 @@ impl Escalating<'_> {
 
     /// Emits the resolved outcome, then what waited behind it up to the next escalation.
     fn resolve(&mut self, outcome: Outcome, pending: &mut Pending) -> Result<(), WorkerError> {
-        let customer = outcome.decision.customer_id.clone();
+        let customer = keys::key(&outcome.decision.customer_id);
         self.worker.collect(outcome, pending)?;
         let Some(mut queue) = self.holds.queues.remove(&customer) else {
             return Ok(());
