@@ -7,12 +7,19 @@
 //! 1. Our overhead per escalation: `Escalator::review` end to end (prompt,
 //!    HTTP round trip on loopback, parsing, bounds, records), p50/p99.
 //! 2. The pipeline (generator → 2 workers → blackhole sinks) with and
-//!    without escalations: main-path throughput and escalations per second.
+//!    without escalations: main-path throughput and escalations per second,
+//!    in pairs run in turn (first one half, then the other), since this
+//!    machine's speed swings by up to 2× within minutes; the median drop.
 //!
-//! The detector runs on CPU 0 and the replay server on CPU 1, as vLLM would
-//! run on its own machine; so both pipeline runs have one core. Then the
-//! same two runs with the runtime's threads (the agent's work, the sinks)
-//! moved to CPU 1 beside the replay server: the main path's own core.
+//! The main path (source and workers) runs on CPU 0 and the replay server
+//! on CPU 1, as vLLM would run on its own machine. Layouts, chosen by name
+//! (all by default): `shared` keeps the agent's work on CPU 0 too; `own`
+//! gives the agent its own runtime (`threads: 1`) on CPU 1; `beside` moves
+//! the pipeline's runtime (agent and sinks) to CPU 1.
+//!
+//! Options: `--pairs N`, `--transactions N`, `--model` (score with the
+//! committed model in both halves), `--escalate '{actions: [BLOCK]}'`,
+//! `--no-overhead`, `--only plain|agent` (one half, for a profiler).
 
 #[path = "../tests/support.rs"]
 mod support;
@@ -82,12 +89,29 @@ fn main() {
         server.base_url(),
         cases.path().display()
     );
-    // `--only agent` (or `plain`) runs one half of each pair, for a profiler.
-    let only = text_option(&args, "--only");
+    let plan = Plan {
+        transactions,
+        pairs,
+        // `--only agent` (or `plain`) runs one half of each pair, for a profiler.
+        only: text_option(&args, "--only"),
+        // `--model` scores with the committed model in both halves.
+        model: args
+            .iter()
+            .any(|arg| arg == "--model")
+            .then_some("model: {path: models/fraud-gbt-v1.onnx}\n"),
+    };
     for layout in layouts {
         println!("{}", layout.describe());
-        layout.measure(&agent, transactions, pairs, only);
+        layout.measure(&agent, &plan);
     }
+}
+
+/// What each layout runs.
+struct Plan<'a> {
+    transactions: u64,
+    pairs: u64,
+    only: Option<&'a str>,
+    model: Option<&'static str>,
 }
 
 /// Where the agent's work runs beside the main path (source and workers),
@@ -123,7 +147,7 @@ impl Layout {
 
     /// Runs without and with the agent, `pairs` times in turn, so that the
     /// machine's slow swings fall on both halves of a pair alike.
-    fn measure(self, agent: &str, transactions: u64, pairs: u64, only: Option<&str>) {
+    fn measure(self, agent: &str, plan: &Plan) {
         let runtime = match self {
             Layout::Shared | Layout::Own => shared_runtime(),
             // The runtime's threads, which run the agent and the sinks,
@@ -144,21 +168,26 @@ impl Layout {
         let stop = Arc::new(AtomicBool::new(false));
         let pinning = matches!(self, Layout::Own).then(|| keep_pinning("agent", 1, stop.clone()));
         let mut drops = Vec::new();
-        for _ in 0..pairs {
-            if let Some(half) = only {
+        let model = plan.model.unwrap_or("");
+        let run = |agent: Option<&str>| {
+            let sections = format!("{model}{}", agent.unwrap_or(""));
+            pipeline(&runtime, &sections, plan.transactions)
+        };
+        for _ in 0..plan.pairs {
+            if let Some(half) = plan.only {
                 let agent = (half == "agent").then_some(agent.as_str());
-                let (throughput, escalations, _) = pipeline(&runtime, agent, transactions);
+                let (throughput, escalations, _) = run(agent);
                 println!("  {half}: {throughput:.0} tx/s, {escalations} escalations");
                 continue;
             }
             // In turn first and second: a run after another one gains
             // (warm caches and heap), which must not count for either half.
             let (plain, escalating) = if drops.len() % 2 == 0 {
-                let plain = pipeline(&runtime, None, transactions);
-                (plain, pipeline(&runtime, Some(&agent), transactions))
+                let plain = run(None);
+                (plain, run(Some(&agent)))
             } else {
-                let escalating = pipeline(&runtime, Some(&agent), transactions);
-                (pipeline(&runtime, None, transactions), escalating)
+                let escalating = run(Some(&agent));
+                (run(None), escalating)
             };
             let drop = 100.0 * (1.0 - escalating.0 / plain.0);
             println!(
@@ -296,14 +325,13 @@ fn overhead(
 /// (transactions/s, escalations, escalations/s) for one pipeline run.
 fn pipeline(
     runtime: &tokio::runtime::Runtime,
-    agent: Option<&str>,
+    sections: &str,
     transactions: u64,
 ) -> (f64, u64, f64) {
     let yaml = format!(
         "sources:\n  tx: {{type: generator, seed: 7, customers: 20000, transactions: {transactions}}}\n\
          sinks:\n  decisions: {{type: blackhole}}\n  alerts: {{type: blackhole}}\n  cases: {{type: blackhole}}\n  dead_letters: {{type: blackhole}}\n\
-         engine: {{workers: 2}}\n{}",
-        agent.unwrap_or("")
+         engine: {{workers: 2}}\n{sections}"
     );
     let topology =
         Topology::parse(&yaml, std::path::Path::new("bench.yaml")).expect("a valid topology");

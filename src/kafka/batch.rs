@@ -294,7 +294,8 @@ fn review(agent: &AgentLink, judged: &mut [Judgement]) {
                 let began = SystemTime::now();
                 let review = agent
                     .runtime
-                    .spawn(async move { escalator.review(transaction, outcome).await });
+                    // Boxed: the review's large future is built on the agent's thread.
+                    .spawn(async move { Box::pin(escalator.review(transaction, outcome)).await });
                 reviews.push((index, began, review));
             }
         }

@@ -197,8 +197,10 @@ impl Escalating<'_> {
     fn escalate(&self, transaction: Transaction, outcome: Outcome) {
         let escalator = self.link.escalator.clone();
         let resolved = self.resolved.clone();
+        // The review's future is tens of kilobytes: boxed, it is built on the
+        // agent's thread at its first poll, not copied on this one.
         self.link.runtime.spawn(async move {
-            let settled = escalator.review(transaction, outcome).await;
+            let settled = Box::pin(escalator.review(transaction, outcome)).await;
             // The worker outlives every escalation it started.
             let _ = resolved.send(Box::new(settled));
         });
