@@ -111,7 +111,7 @@ fn every_decision_carries_the_model_and_flagged_ones_are_explained() {
 /// that state shared across customers (terminals) sees one order.
 #[test]
 fn rounds_decide_as_one_at_a_time_with_and_without_an_agent() {
-    let run = |batch_size: usize, agent: &str| {
+    let run = |batch_size: usize, agent: &str| -> Vec<Value> {
         let dir = tempfile::tempdir().unwrap();
         let model = copy_model(dir.path(), "m");
         let out = dir.path().display();
@@ -123,7 +123,10 @@ fn rounds_decide_as_one_at_a_time_with_and_without_an_agent() {
             model.display()
         );
         support::run(&support::topology(&text), RunOptions::default());
-        let mut decided: Vec<String> = decisions(dir.path())
+        decisions(dir.path())
+    };
+    let summary = |decisions: &[Value]| -> Vec<String> {
+        let mut decided: Vec<String> = decisions
             .iter()
             .map(|decision| {
                 format!(
@@ -139,13 +142,25 @@ fn rounds_decide_as_one_at_a_time_with_and_without_an_agent() {
         decided.sort();
         decided
     };
-    let one_at_a_time = run(1, "");
+    let one_at_a_time = summary(&run(1, ""));
     assert_eq!(one_at_a_time.len(), 6000);
-    assert_eq!(run(128, ""), one_at_a_time, "rounds without an agent");
-    // An agent that escalates nothing: every outcome still passes through
-    // the escalating worker's routing.
-    let agent = "agent:\n  base_url: http://127.0.0.1:9/v1\n  escalate: {actions: []}\n";
-    assert_eq!(run(128, agent), one_at_a_time, "rounds with an agent");
+    assert_eq!(
+        summary(&run(128, "")),
+        one_at_a_time,
+        "rounds without an agent"
+    );
+    // An agent whose server is unreachable: the default gray band (risk
+    // 40-79) escalates, each escalated decision falls back to the engine's,
+    // and that customer's next decisions are held behind it meanwhile.
+    let agent =
+        "agent:\n  base_url: http://127.0.0.1:9/v1\n  retries: 0\n  escalate: {actions: []}\n";
+    let with_agent = run(128, agent);
+    let fallbacks = with_agent
+        .iter()
+        .filter(|decision| decision["agent"]["status"] == "FALLBACK")
+        .count();
+    assert!(fallbacks > 10, "{fallbacks} escalations fell back");
+    assert_eq!(summary(&with_agent), one_at_a_time, "rounds with an agent");
 }
 
 #[test]

@@ -214,13 +214,14 @@ impl Worker {
                     match customer {
                         None => {
                             let sampled = sampled.then_some(assessed);
+                            // As in a round, encoding counts from the end of assessing.
+                            let concluding = sampled.map(|_| Instant::now());
                             let outcome = self.engine.conclude(assessment, None);
-                            let encoding = sampled.map(|_| Instant::now());
                             outlet.outcome(transaction, outcome, trace, None, pending)?;
-                            if let (Some(assessed), Some(encoding)) = (sampled, encoding) {
+                            if let (Some(assessed), Some(concluding)) = (sampled, concluding) {
                                 let stages = [
                                     (Stage::Decide, assessed),
-                                    (Stage::Encode, encoding.elapsed()),
+                                    (Stage::Encode, concluding.elapsed()),
                                 ];
                                 self.record_stages(&stages, 1, 1);
                             }
