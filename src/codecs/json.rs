@@ -22,7 +22,7 @@ pub(super) fn decode<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
 }
 
 pub(super) fn encode<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    serde_json::to_writer(out, value).map_err(|source| CodecError::Json {
+    value.write_json(out).map_err(|source| CodecError::Json {
         record: T::NAME,
         source,
     })

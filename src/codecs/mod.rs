@@ -7,6 +7,7 @@
 //! sources can dead-letter the record with the right label.
 
 mod avro;
+mod decision_json;
 mod json;
 
 pub use avro::{write_container, ContainerReader};
@@ -43,12 +44,25 @@ pub trait Record: serde::Serialize + serde::de::DeserializeOwned {
     const NAME: &'static str;
     /// The schema from `schemas/`, parsed once.
     fn schema() -> &'static Schema;
+
+    /// Appends the record as JSON, byte for byte as serde_json writes it.
+    /// sonic-rs by default: it escapes strings with SIMD, where serde_json
+    /// looks at every byte (a test compares the two on arbitrary records).
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), sonic_rs::Error> {
+        sonic_rs::to_writer(out, self)
+    }
 }
 
 /// Implements [`Record`] from a schema file embedded at compile time.
 macro_rules! record_with_schema {
-    ($type:ty, $name:literal, $file:literal) => {
+    ($type:ty, $name:literal, $file:literal $(, json = $write_json:path)?) => {
         impl Record for $type {
+            $(
+                fn write_json(&self, out: &mut Vec<u8>) -> Result<(), sonic_rs::Error> {
+                    $write_json(self, out)
+                }
+            )?
+
             const NAME: &'static str = $name;
 
             fn schema() -> &'static Schema {
@@ -63,7 +77,13 @@ macro_rules! record_with_schema {
 }
 
 record_with_schema!(Transaction, "Transaction", "transaction.avsc");
-record_with_schema!(Decision, "Decision", "decision.avsc");
+// One decision per transaction: written by hand, see `decision_json`.
+record_with_schema!(
+    Decision,
+    "Decision",
+    "decision.avsc",
+    json = decision_json::write
+);
 record_with_schema!(Alert, "Alert", "alert.avsc");
 record_with_schema!(CaseLog, "CaseLog", "case_log.avsc");
 record_with_schema!(DeadLetter, "DeadLetter", "dead_letter.avsc");
@@ -168,7 +188,7 @@ pub enum CodecError {
     #[error("{record} cannot be written as JSON: {source}")]
     Json {
         record: &'static str,
-        source: serde_json::Error,
+        source: sonic_rs::Error,
     },
     #[error("cannot write the Avro container: {0}")]
     Container(#[source] Box<apache_avro::Error>),
@@ -588,6 +608,37 @@ mod tests {
                 let decoded: Transaction = codec.decode(&bytes).unwrap();
                 prop_assert_eq!(&decoded, &transaction, "{:?}", codec.kind());
             }
+        }
+
+        /// JSON is written by sonic-rs; readers and the tests' expectations
+        /// know serde_json's output, so the two must not differ by a byte
+        /// (escapes, control characters, float digits and exponents).
+        #[test]
+        fn json_is_written_byte_for_byte_as_serde_json_writes_it(
+            transaction in any_transaction(),
+            (amount, latitude, score) in (any_finite(), any_finite(), any_finite()),
+            (detail, transcript) in (any_text(), any_option_text()),
+        ) {
+            let transaction = Transaction { amount, latitude: Some(latitude), ..transaction };
+            let mut decision = decision();
+            decision.model_score = Some(score);
+            decision.reasons[0].detail = detail;
+            decision.reasons[0].evidence.insert(transaction.customer_id.clone(), latitude);
+            let case_log = CaseLog {
+                transaction: transaction.clone(),
+                agent_transcript: transcript,
+                ..case_log()
+            };
+            let json = Codec::new(CodecKind::Json);
+            let ours = |encode: &dyn Fn(&mut Vec<u8>) -> Result<(), CodecError>| {
+                let mut bytes = Vec::new();
+                encode(&mut bytes).map(|()| bytes)
+            };
+            prop_assert_eq!(ours(&|out| json.encode(&transaction, out))?, serde_json::to_vec(&transaction)?);
+            prop_assert_eq!(ours(&|out| json.encode(&decision, out))?, serde_json::to_vec(&decision)?);
+            prop_assert_eq!(ours(&|out| json.encode(&case_log, out))?, serde_json::to_vec(&case_log)?);
+            prop_assert_eq!(ours(&|out| json.encode(&alert(), out))?, serde_json::to_vec(&alert())?);
+            prop_assert_eq!(ours(&|out| json.encode(&dead_letter(), out))?, serde_json::to_vec(&dead_letter())?);
         }
 
         #[test]

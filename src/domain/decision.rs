@@ -94,6 +94,15 @@ pub enum TimeSource {
     Ingestion,
 }
 
+impl TimeSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeSource::Event => "event",
+            TimeSource::Ingestion => "ingestion",
+        }
+    }
+}
+
 /// Exactly one per input transaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {

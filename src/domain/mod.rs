@@ -16,7 +16,7 @@ pub use decision::{
     Reason, ReasonCode, Severity, TimeSource, WindowSummary,
 };
 pub use label::Label;
-pub use serde_time::{format_millis, now_millis, parse_rfc3339_millis};
+pub use serde_time::{format_millis, now_millis, parse_rfc3339_millis, with_rfc3339};
 pub use time_hint::parse_time_since;
 pub use transaction::{Channel, Transaction, ValidationError, MAX_AMOUNT};
 

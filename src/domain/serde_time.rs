@@ -18,7 +18,7 @@ pub fn format_millis(millis: Millis) -> String {
 /// Hands `use_text` the RFC 3339 form of `millis`: written on the stack for
 /// years 0 to 9999 (every decision carries two timestamps), by chrono
 /// outside them.
-fn with_rfc3339<R>(millis: Millis, use_text: impl FnOnce(&str) -> R) -> R {
+pub fn with_rfc3339<R>(millis: Millis, use_text: impl FnOnce(&str) -> R) -> R {
     if let Some(text) = RfcText::default().write(millis) {
         return use_text(text);
     }
