@@ -103,8 +103,23 @@ impl Json<'_> {
 
     /// As serde_json escapes: quote, backslash and control characters only.
     fn str(&mut self, text: &str) {
-        self.raw(b"\"");
         let bytes = text.as_bytes();
+        // Without a branch per byte, so the check vectorizes; most strings
+        // have nothing to escape and are copied whole.
+        let needs_escape = bytes.iter().fold(false, |found, &byte| {
+            found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+        });
+        self.0.reserve(bytes.len() + 2);
+        self.raw(b"\"");
+        if needs_escape {
+            self.escaped(bytes);
+        } else {
+            self.raw(bytes);
+        }
+        self.raw(b"\"");
+    }
+
+    fn escaped(&mut self, bytes: &[u8]) {
         let mut clean_from = 0;
         for (at, &byte) in bytes.iter().enumerate() {
             let escape: &[u8] = match byte {
@@ -123,7 +138,6 @@ impl Json<'_> {
             clean_from = at + 1;
         }
         self.raw(&bytes[clean_from..]);
-        self.raw(b"\"");
     }
 
     fn list<T>(&mut self, items: &[T], write_item: fn(&mut Self, &T)) {

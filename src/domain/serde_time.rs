@@ -41,28 +41,28 @@ impl RfcText {
         if !(0..=9999).contains(&year) {
             return None;
         }
-        let of_day = millis.rem_euclid(DAY);
-        let fields = [
-            (year, 4),
-            (month, 2),
-            (day, 2),
-            (of_day / 3_600_000, 2),
-            (of_day / 60_000 % 60, 2),
-            (of_day / 1_000 % 60, 2),
-            (of_day % 1_000, 3),
-        ];
-        let mut at = 0;
-        for ((mut value, width), separator) in fields.into_iter().zip(*b"--T::.Z") {
-            for position in (at..at + width).rev() {
-                self.0[position] = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
-            at += width;
-            self.0[at] = separator;
-            at += 1;
-        }
-        std::str::from_utf8(&self.0).ok()
+        // In range, so every figure fits a u32 (cheaper to divide).
+        let of_day = millis.rem_euclid(DAY) as u32;
+        let year = year as u32;
+        let text = &mut self.0;
+        *text = *b"0000-00-00T00:00:00.000Z";
+        put_two(text, 0, year / 100);
+        put_two(text, 2, year % 100);
+        put_two(text, 5, month as u32);
+        put_two(text, 8, day as u32);
+        put_two(text, 11, of_day / 3_600_000);
+        put_two(text, 14, of_day / 60_000 % 60);
+        put_two(text, 17, of_day / 1_000 % 60);
+        text[20] = b'0' + (of_day % 1_000 / 100) as u8;
+        put_two(text, 21, of_day % 100);
+        std::str::from_utf8(text).ok()
     }
+}
+
+/// Two decimal digits of `value` (below 100) at `at`.
+fn put_two(text: &mut [u8; 24], at: usize, value: u32) {
+    text[at] = b'0' + (value / 10) as u8;
+    text[at + 1] = b'0' + (value % 10) as u8;
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01
