@@ -14,12 +14,14 @@
 use crate::domain::{Channel, Transaction};
 
 pub(super) fn read(bytes: &[u8]) -> Option<Transaction> {
-    let mut input = Input { bytes, at: 0 };
+    // Checked whole once: every string between quotes is then valid too.
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut input = Input { text, bytes, at: 0 };
     let mut fields = Fields::new();
     input.expect(b'{')?;
     if !input.take(b'}') {
         loop {
-            let key = input.plain_string()?;
+            let key = input.plain_string()?.as_bytes();
             input.expect(b':')?;
             fields.read_value(key, &mut input)?;
             if input.take(b'}') {
@@ -37,6 +39,8 @@ pub(super) fn read(bytes: &[u8]) -> Option<Transaction> {
 /// twice, or a required one missing, is serde's error to report.
 struct Fields {
     seen: u32,
+    /// Where in `FIELDS` the next key most likely is.
+    next: usize,
     transaction: Transaction,
 }
 
@@ -47,6 +51,7 @@ impl Fields {
     fn new() -> Fields {
         Fields {
             seen: 0,
+            next: 0,
             transaction: Transaction {
                 transaction_id: String::new(),
                 customer_id: String::new(),
@@ -73,11 +78,13 @@ impl Fields {
     }
 
     fn read_value(&mut self, key: &[u8], input: &mut Input) -> Option<()> {
-        let (bit, field) = FIELDS
-            .iter()
-            .enumerate()
-            .find(|(_, (name, _))| *name == key)?;
-        let bit = 1 << bit;
+        let index = match FIELDS.get(self.next) {
+            Some((name, _)) if *name == key => self.next,
+            _ => FIELDS.iter().position(|(name, _)| *name == key)?,
+        };
+        self.next = index + 1;
+        let field = &FIELDS[index];
+        let bit = 1 << index;
         if self.seen & bit != 0 {
             return None;
         }
@@ -114,7 +121,8 @@ enum Field {
     CardPresent,
 }
 
-/// In the order producers usually write them, so the search is short.
+/// In the order of the struct, which is the order serializers write them in:
+/// the next key is tried first.
 const FIELDS: [(&[u8], Field); 20] = [
     (b"transaction_id", Field::TransactionId),
     (b"customer_id", Field::CustomerId),
@@ -148,6 +156,7 @@ const FIELDS: [(&[u8], Field); 20] = [
 ];
 
 struct Input<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     at: usize,
 }
@@ -187,21 +196,25 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// The bytes of a string with no escape and no control character.
-    fn plain_string(&mut self) -> Option<&'a [u8]> {
+    /// A string with no escape and no control character.
+    fn plain_string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let length = self.bytes[start..]
+        let length = memchr::memchr2(b'"', b'\\', &self.bytes[start..])?;
+        let end = start + length;
+        // No branch per byte, so the check vectorizes.
+        let control = self.bytes[start..end]
             .iter()
-            .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
-        self.at = start + length;
-        self.expect(b'"')?;
-        Some(&self.bytes[start..start + length])
+            .fold(false, |found, &byte| found | (byte < 0x20));
+        if control || self.bytes[end] != b'"' {
+            return None;
+        }
+        self.at = end + 1;
+        self.text.get(start..end)
     }
 
     fn owned_string(&mut self) -> Option<String> {
-        let bytes = self.plain_string()?;
-        std::str::from_utf8(bytes).ok().map(str::to_owned)
+        self.plain_string().map(str::to_owned)
     }
 
     fn boolean(&mut self) -> Option<bool> {
@@ -215,7 +228,7 @@ impl<'a> Input<'a> {
     }
 
     fn channel(&mut self) -> Option<Channel> {
-        match self.plain_string()? {
+        match self.plain_string()?.as_bytes() {
             b"pos" => Some(Channel::Pos),
             b"ecom" => Some(Channel::Ecom),
             b"atm" => Some(Channel::Atm),
@@ -225,20 +238,22 @@ impl<'a> Input<'a> {
 
     /// The JSON number grammar without an exponent, and at most 15 digits:
     /// every correct parser rounds those alike, serde's and the standard
-    /// library's. Integers convert as serde converts them; `-0`, which
-    /// serde_json reads as a float, is left to it.
+    /// library's. Integers convert as serde converts them.
     fn number(&mut self) -> Option<f64> {
-        let text = std::str::from_utf8(self.number_text()?).ok()?;
-        let digits = text.bytes().filter(u8::is_ascii_digit).count();
-        (digits <= 15).then_some(())?;
-        if text.contains('.') {
-            text.parse().ok()
+        let number = self.number_text()?;
+        (number.digits <= 15).then_some(())?;
+        if number.fraction {
+            number.text.parse().ok()
         } else {
-            text.parse::<i64>().ok().map(|integer| integer as f64)
+            number
+                .text
+                .parse::<i64>()
+                .ok()
+                .map(|integer| integer as f64)
         }
     }
 
-    fn number_text(&mut self) -> Option<&'a [u8]> {
+    fn number_text(&mut self) -> Option<Number<'a>> {
         self.skip_whitespace();
         let start = self.at;
         self.at += usize::from(self.bytes.get(self.at) == Some(&b'-'));
@@ -247,16 +262,22 @@ impl<'a> Input<'a> {
         if integer == 0 || leading_zero {
             return None;
         }
-        if self.bytes.get(self.at) == Some(&b'.') {
+        let mut number = Number {
+            text: "",
+            digits: integer,
+            fraction: self.bytes.get(self.at) == Some(&b'.'),
+        };
+        if number.fraction {
             self.at += 1;
-            (self.digits() > 0).then_some(())?;
-        } else if &self.bytes[start..self.at] == b"-0" {
-            // serde_json reads this integer as the float -0.0.
-            return None;
+            number.digits += self.digits();
+            (number.digits > integer).then_some(())?;
         }
+        number.text = self.text.get(start..self.at)?;
         match self.bytes.get(self.at) {
             Some(b'e' | b'E') => None,
-            _ => Some(&self.bytes[start..self.at]),
+            // serde_json reads this integer as the float -0.0.
+            _ if number.text == "-0" => None,
+            _ => Some(number),
         }
     }
 
@@ -273,12 +294,19 @@ impl<'a> Input<'a> {
     fn timestamp(&mut self) -> Option<i64> {
         self.skip_whitespace();
         if self.bytes.get(self.at) == Some(&b'"') {
-            return utc_millis(self.plain_string()?);
+            return utc_millis(self.plain_string()?.as_bytes());
         }
-        let text = self.number_text()?;
-        (!text.contains(&b'.') && text.len() <= 18).then_some(())?;
-        std::str::from_utf8(text).ok()?.parse().ok()
+        let number = self.number_text()?;
+        (!number.fraction && number.digits <= 18).then_some(())?;
+        number.text.parse().ok()
     }
+}
+
+/// A number's text as the grammar took it.
+struct Number<'a> {
+    text: &'a str,
+    digits: usize,
+    fraction: bool,
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` or `YYYY-MM-DDTHH:MM:SS.mmmZ` only; offsets,

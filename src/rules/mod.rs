@@ -52,7 +52,11 @@ impl CategorySet {
                 .iter()
                 .any(|known| known.eq_ignore_ascii_case(name))
         });
-        by_category.or(mcc.filter(|code| self.mccs.iter().any(|known| known == code.trim())))
+        by_category.or(mcc.filter(|code| {
+            // Trimmed once, not once per known code.
+            let code = code.trim();
+            self.mccs.iter().any(|known| known == code)
+        }))
     }
 }
 
