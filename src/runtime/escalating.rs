@@ -3,7 +3,7 @@
 //! order; other customers' decisions flow on untouched.
 
 use super::work::Work;
-use super::worker::{Outlet, Pending, Worker, WorkerError};
+use super::worker::{OutcomeRecords, Outlet, Pending, Worker, WorkerError, WorkerOutputs};
 use super::Barrier;
 use crate::agent::Escalator;
 use crate::domain::Transaction;
@@ -68,15 +68,25 @@ struct Holds {
     queues: HashMap<u64, VecDeque<Parked>, BuildHasherDefault<KeyHasher>>,
 }
 
+/// An escalation's final outcome, with its records already encoded on the
+/// agent's thread: a case carrying the agent's transcript is the costliest
+/// record there is, and the worker's thread is the main path's.
+struct Settled {
+    outcome: Outcome,
+    records: Result<OutcomeRecords, WorkerError>,
+}
+
 enum Event {
     Batch(Option<Vec<Work>>),
-    Resolved(Option<Box<Outcome>>),
+    Resolved(Option<Box<Settled>>),
 }
 
 struct Escalating<'a> {
     worker: &'a Worker,
     link: AgentLink,
-    resolved: mpsc::UnboundedSender<Box<Outcome>>,
+    resolved: mpsc::UnboundedSender<Box<Settled>>,
+    /// The worker's outputs, shared with the escalations that encode for them.
+    outputs: Arc<WorkerOutputs>,
     /// Checkpoint barriers wait until no decision is held: a barrier promises
     /// that everything read before it is written.
     barriers: Vec<Arc<Barrier>>,
@@ -99,6 +109,7 @@ impl Worker {
             worker: self,
             link,
             resolved,
+            outputs: Arc::new(self.outputs.clone()),
             holds: Holds::default(),
             barriers: Vec::new(),
             decided: 0,
@@ -116,11 +127,11 @@ impl Worker {
             match event {
                 Event::Batch(Some(batch)) => state.take(batch, &mut pending)?,
                 Event::Batch(None) => open = false,
-                Event::Resolved(Some(outcome)) => state.resolve(*outcome, &mut pending)?,
+                Event::Resolved(Some(settled)) => state.resolve(*settled, &mut pending)?,
                 Event::Resolved(None) => break,
             }
-            while let Ok(outcome) = results.try_recv() {
-                state.resolve(*outcome, &mut pending)?;
+            while let Ok(settled) = results.try_recv() {
+                state.resolve(*settled, &mut pending)?;
             }
             self.send(pending)?;
             if state.holds.queues.is_empty() {
@@ -197,19 +208,22 @@ impl Escalating<'_> {
     fn escalate(&self, transaction: Transaction, outcome: Outcome) {
         let escalator = self.link.escalator.clone();
         let resolved = self.resolved.clone();
+        let outputs = self.outputs.clone();
         // The review's future is tens of kilobytes: boxed, it is built on the
         // agent's thread at its first poll, not copied on this one.
         self.link.runtime.spawn(async move {
-            let settled = Box::pin(escalator.review(transaction, outcome)).await;
+            let outcome = Box::pin(escalator.review(transaction, outcome)).await;
+            let records = outputs.encode_outcome(&outcome);
             // The worker outlives every escalation it started.
-            let _ = resolved.send(Box::new(settled));
+            let _ = resolved.send(Box::new(Settled { outcome, records }));
         });
     }
 
     /// Emits the resolved outcome, then what waited behind it up to the next escalation.
-    fn resolve(&mut self, outcome: Outcome, pending: &mut Pending) -> Result<(), WorkerError> {
+    fn resolve(&mut self, settled: Settled, pending: &mut Pending) -> Result<(), WorkerError> {
+        let Settled { outcome, records } = settled;
         let customer = keys::key(&outcome.decision.customer_id);
-        self.worker.collect(outcome, pending)?;
+        self.worker.collect_encoded(outcome, records?, pending);
         let Some(mut queue) = self.holds.queues.remove(&customer) else {
             return Ok(());
         };

@@ -385,12 +385,23 @@ impl Worker {
         outcome: Outcome,
         pending: &mut Pending,
     ) -> Result<(), WorkerError> {
-        pending.add_outcome(&self.outputs, &outcome)?;
+        let records = self.outputs.encode_outcome(&outcome)?;
+        self.collect_encoded(outcome, records, pending);
+        Ok(())
+    }
+
+    /// As `collect`, for an outcome whose records were encoded elsewhere.
+    pub(super) fn collect_encoded(
+        &self,
+        outcome: Outcome,
+        records: OutcomeRecords,
+        pending: &mut Pending,
+    ) {
+        pending.add_records(records);
         record_outcome(&self.telemetry, &outcome);
         if let Some(observer) = &self.observer {
             observer.on_outcome(&outcome);
         }
-        Ok(())
     }
 
     fn count_label(
@@ -431,6 +442,26 @@ pub(crate) fn record_outcome(telemetry: &Telemetry, outcome: &Outcome) {
     }
 }
 
+/// A decision, and the alert and case that go with it, encoded for their sinks.
+pub struct OutcomeRecords {
+    decision: Record,
+    action: Action,
+    alert: Option<Record>,
+    case: Option<Record>,
+}
+
+impl WorkerOutputs {
+    pub fn encode_outcome(&self, outcome: &Outcome) -> Result<OutcomeRecords, WorkerError> {
+        let key = &outcome.decision.customer_id;
+        Ok(OutcomeRecords {
+            decision: encode(&self.decisions, key, &outcome.decision)?,
+            action: outcome.decision.action,
+            alert: encode_optional(&self.alerts, key, &outcome.alert)?,
+            case: encode_optional(&self.cases, key, &outcome.case)?,
+        })
+    }
+}
+
 impl Pending {
     /// Encodes a decision and the alert and case that go with it.
     pub fn add_outcome(
@@ -438,17 +469,15 @@ impl Pending {
         outputs: &WorkerOutputs,
         outcome: &Outcome,
     ) -> Result<(), WorkerError> {
-        let key = &outcome.decision.customer_id;
-        self.decisions
-            .push(encode(&outputs.decisions, key, &outcome.decision)?);
-        self.actions.push(outcome.decision.action);
-        if let (Some(alert), Some(port)) = (&outcome.alert, &outputs.alerts) {
-            self.alerts.push(encode(port, key, alert)?);
-        }
-        if let (Some(case), Some(port)) = (&outcome.case, &outputs.cases) {
-            self.cases.push(encode(port, key, case)?);
-        }
+        self.add_records(outputs.encode_outcome(outcome)?);
         Ok(())
+    }
+
+    pub fn add_records(&mut self, records: OutcomeRecords) {
+        self.decisions.push(records.decision);
+        self.actions.push(records.action);
+        self.alerts.extend(records.alert);
+        self.cases.extend(records.case);
     }
 
     pub fn add_dead_letter(
@@ -530,6 +559,18 @@ fn encode<T: Encodable>(port: &OutputPort, key: &str, value: &T) -> Result<Recor
         key: key.to_owned(),
         payload,
     })
+}
+
+/// A record for an output the topology may not have, of a value that may be absent.
+fn encode_optional<T: Encodable>(
+    port: &Option<OutputPort>,
+    key: &str,
+    value: &Option<T>,
+) -> Result<Option<Record>, WorkerError> {
+    match (port, value) {
+        (Some(port), Some(value)) => encode(port, key, value).map(Some),
+        _ => Ok(None),
+    }
 }
 
 fn take_trace(work: &mut Work) -> Option<TransactionTrace> {
