@@ -9,6 +9,7 @@
 mod avro;
 mod decision_json;
 mod json;
+mod json_string;
 mod transaction_json;
 
 pub use avro::{write_container, ContainerReader};

@@ -11,6 +11,7 @@
 //! So this reader only has to agree with serde on what it accepts, which
 //! the tests check on generated and mutated records.
 
+use super::json_string;
 use crate::domain::{Channel, Transaction};
 
 pub(super) fn read(bytes: &[u8]) -> Option<Transaction> {
@@ -200,13 +201,8 @@ impl<'a> Input<'a> {
     fn plain_string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let length = memchr::memchr2(b'"', b'\\', &self.bytes[start..])?;
-        let end = start + length;
-        // No branch per byte, so the check vectorizes.
-        let control = self.bytes[start..end]
-            .iter()
-            .fold(false, |found, &byte| found | (byte < 0x20));
-        if control || self.bytes[end] != b'"' {
+        let end = json_string::plain_end(self.bytes, start)?;
+        if self.bytes[end] != b'"' {
             return None;
         }
         self.at = end + 1;
