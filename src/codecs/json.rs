@@ -5,9 +5,6 @@ use serde_json::error::Category;
 
 /// Straight to the struct, no `serde_json::Value` in between: this is the hot path.
 pub(super) fn decode<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
-    if let Some(record) = T::read_common_json(bytes) {
-        return Ok(record);
-    }
     // serde would read `[...]` as a struct's fields in order; a record is an object.
     // Other non-objects already fail in serde with a clear message.
     if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
@@ -147,14 +144,6 @@ mod tests {
             let fast = sonic_rs::from_slice::<Transaction>(input).ok();
             let reference = serde_json::from_slice::<Transaction>(input).ok();
             assert_eq!(fast, reference, "{}", String::from_utf8_lossy(input));
-            if let Some(by_hand) = Transaction::read_common_json(input) {
-                assert_eq!(
-                    Some(by_hand),
-                    reference,
-                    "{}",
-                    String::from_utf8_lossy(input)
-                );
-            }
             assert_eq!(decode::<Transaction>(input).ok(), reference);
         }
     }

@@ -9,8 +9,6 @@
 mod avro;
 mod decision_json;
 mod json;
-mod json_string;
-mod transaction_json;
 
 pub use avro::{write_container, ContainerReader};
 
@@ -53,26 +51,15 @@ pub trait Record: serde::Serialize + serde::de::DeserializeOwned {
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), sonic_rs::Error> {
         sonic_rs::to_writer(out, self)
     }
-
-    /// A hand-written reader for the record's common shape, where one
-    /// pays: `None` leaves the record to serde.
-    fn read_common_json(_bytes: &[u8]) -> Option<Self> {
-        None
-    }
 }
 
 /// Implements [`Record`] from a schema file embedded at compile time.
 macro_rules! record_with_schema {
-    ($type:ty, $name:literal, $file:literal $(, write = $write_json:path)? $(, read = $read_json:path)?) => {
+    ($type:ty, $name:literal, $file:literal $(, write = $write_json:path)?) => {
         impl Record for $type {
             $(
                 fn write_json(&self, out: &mut Vec<u8>) -> Result<(), sonic_rs::Error> {
                     $write_json(self, out)
-                }
-            )?
-            $(
-                fn read_common_json(bytes: &[u8]) -> Option<Self> {
-                    $read_json(bytes)
                 }
             )?
 
@@ -89,14 +76,7 @@ macro_rules! record_with_schema {
     };
 }
 
-// One transaction per input record: its common shape is read by hand, see
-// `transaction_json`.
-record_with_schema!(
-    Transaction,
-    "Transaction",
-    "transaction.avsc",
-    read = transaction_json::read
-);
+record_with_schema!(Transaction, "Transaction", "transaction.avsc");
 // One decision per transaction: written by hand, see `decision_json`.
 record_with_schema!(
     Decision,
@@ -581,7 +561,7 @@ mod tests {
     }
 
     prop_compose! {
-        pub(super) fn any_transaction()(
+        fn any_transaction()(
             (transaction_id, customer_id, amount) in (any_text(), any_text(), any_money()),
             (currency, timestamp, merchant, merchant_category, mcc, merchant_id, terminal_id) in (
                 any_option_text(),
