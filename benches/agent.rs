@@ -10,6 +10,11 @@
 //!    without escalations: main-path throughput and escalations per second,
 //!    in pairs run in turn (first one half, then the other), since this
 //!    machine's speed swings by up to 2× within minutes; the median drop.
+//!    Beside wall-clock throughput, each half reports the main path's CPU
+//!    per transaction: CPU 0's busy time from /proc/stat (steal and idle
+//!    left out), which the hypervisor's swings disturb far less. The drop
+//!    in main-path capacity is 1 − (CPU per transaction without the agent ÷
+//!    with it).
 //!
 //! The main path (source and workers) runs on CPU 0 and the replay server
 //! on CPU 1, as vLLM would run on its own machine. Layouts, chosen by name
@@ -19,7 +24,10 @@
 //!
 //! Options: `--pairs N`, `--transactions N`, `--model` (score with the
 //! committed model in both halves), `--escalate '{actions: [BLOCK]}'`,
-//! `--no-overhead`, `--only plain|agent` (one half, for a profiler).
+//! `--deadline 120s` (the agent's; under valgrind the default 1.5 s cuts
+//! reviews short), `--no-overhead`, `--only plain|agent` (one half, for a
+//! profiler: `scripts/bench-agent-instructions.sh` counts the main path's
+//! instructions per escalation that way).
 
 #[path = "../tests/support.rs"]
 mod support;
@@ -84,8 +92,9 @@ fn main() {
     let transactions =
         option(&args, "--transactions").unwrap_or(if quick { 20_000 } else { 400_000 });
     let escalate = text_option(&args, "--escalate").unwrap_or("{actions: [BLOCK, REVIEW]}");
+    let deadline = text_option(&args, "--deadline").unwrap_or("1500ms");
     let agent = format!(
-        "agent:\n  base_url: {}\n  concurrency: 32\n  queue: 4096\n  escalate: {escalate}\n  tools: {{case_dir: {}}}\n",
+        "agent:\n  base_url: {}\n  concurrency: 32\n  queue: 4096\n  deadline: {deadline}\n  escalate: {escalate}\n  tools: {{case_dir: {}}}\n",
         server.base_url(),
         cases.path().display()
     );
@@ -168,6 +177,7 @@ impl Layout {
         let stop = Arc::new(AtomicBool::new(false));
         let pinning = matches!(self, Layout::Own).then(|| keep_pinning("agent", 1, stop.clone()));
         let mut drops = Vec::new();
+        let mut cpu_drops = Vec::new();
         let model = plan.model.unwrap_or("");
         let run = |agent: Option<&str>| {
             let sections = format!("{model}{}", agent.unwrap_or(""));
@@ -176,8 +186,11 @@ impl Layout {
         for _ in 0..plan.pairs {
             if let Some(half) = plan.only {
                 let agent = (half == "agent").then_some(agent.as_str());
-                let (throughput, escalations, _) = run(agent);
-                println!("  {half}: {throughput:.0} tx/s, {escalations} escalations");
+                let once = run(agent);
+                println!(
+                    "  {half}: {:.0} tx/s, {} escalations",
+                    once.throughput, once.escalations
+                );
                 continue;
             }
             // In turn first and second: a run after another one gains
@@ -189,30 +202,48 @@ impl Layout {
                 let escalating = run(Some(&agent));
                 (run(None), escalating)
             };
-            let drop = 100.0 * (1.0 - escalating.0 / plain.0);
+            let drop = 100.0 * (1.0 - escalating.throughput / plain.throughput);
+            let cpu_drop = 100.0 * (1.0 - plain.main_cpu_micros / escalating.main_cpu_micros);
             println!(
                 "  {:.0} tx/s without the agent, {:.0} tx/s with {} escalations ({:.0} escalations/s): throughput drop {drop:.1} %",
-                plain.0, escalating.0, escalating.1, escalating.2
+                plain.throughput, escalating.throughput, escalating.escalations, escalating.escalations_per_second
+            );
+            println!(
+                "  main path CPU {:.2} µs/tx without the agent, {:.2} µs/tx with it: capacity drop {cpu_drop:.1} %",
+                plain.main_cpu_micros, escalating.main_cpu_micros
             );
             drops.push(drop);
+            cpu_drops.push(cpu_drop);
         }
         stop.store(true, Ordering::Relaxed);
         if let Some(pinning) = pinning {
             let _ = pinning.join();
         }
-        drops.sort_by(f64::total_cmp);
-        if drops.is_empty() {
-            return;
-        }
-        println!(
-            "{}: throughput drop median {:.1} % over {} pairs (from {:.1} to {:.1} %)",
+        summarize(self.name(), "throughput drop", drops);
+        summarize(
             self.name(),
-            drops[drops.len() / 2],
-            drops.len(),
-            drops[0],
-            drops[drops.len() - 1]
+            "main-path CPU per transaction: capacity drop",
+            cpu_drops,
         );
     }
+}
+
+/// Prints the median and quartiles of `drops` (percentages).
+fn summarize(layout: &str, what: &str, mut drops: Vec<f64>) {
+    if drops.is_empty() {
+        return;
+    }
+    drops.sort_by(f64::total_cmp);
+    let at = |quantile: f64| drops[((drops.len() - 1) as f64 * quantile).round() as usize];
+    println!(
+        "{layout}: {what} median {:.1} % over {} pairs (quartiles {:.1} and {:.1} %, from {:.1} to {:.1} %)",
+        at(0.5),
+        drops.len(),
+        at(0.25),
+        at(0.75),
+        drops[0],
+        drops[drops.len() - 1]
+    );
 }
 
 /// The runtime of the layouts that keep it on the detector's CPU 0.
@@ -322,12 +353,17 @@ fn overhead(
     );
 }
 
-/// (transactions/s, escalations, escalations/s) for one pipeline run.
-fn pipeline(
-    runtime: &tokio::runtime::Runtime,
-    sections: &str,
-    transactions: u64,
-) -> (f64, u64, f64) {
+/// What one pipeline run measured.
+struct Run {
+    throughput: f64,
+    escalations: u64,
+    escalations_per_second: f64,
+    /// CPU 0's busy time (the main path's core) per decision, in µs.
+    main_cpu_micros: f64,
+}
+
+/// Runs the pipeline once over `transactions` generated transactions.
+fn pipeline(runtime: &tokio::runtime::Runtime, sections: &str, transactions: u64) -> Run {
     let yaml = format!(
         "sources:\n  tx: {{type: generator, seed: 7, customers: 20000, transactions: {transactions}}}\n\
          sinks:\n  decisions: {{type: blackhole}}\n  alerts: {{type: blackhole}}\n  cases: {{type: blackhole}}\n  dead_letters: {{type: blackhole}}\n\
@@ -341,15 +377,64 @@ fn pipeline(
         ..RunOptions::default()
     };
     let before = support::cpu_by_thread();
+    let cpu0_before = CpuTicks::of_cpu(0);
     let report = runtime
         .block_on(runtime::run(&topology, options))
         .expect("the pipeline runs");
-    println!("  CPU by thread: {}", support::cpu_by_thread_since(&before));
+    let cpu0 = CpuTicks::of_cpu(0).since(&cpu0_before);
+    println!(
+        "  CPU by thread: {}; CPU 0 busy {:.2}s, steal {:.2}s, idle {:.2}s",
+        support::cpu_by_thread_since(&before),
+        cpu0.busy,
+        cpu0.steal,
+        cpu0.idle
+    );
     let seconds = report.elapsed.as_secs_f64();
+    let decisions = report.counters.decisions() as f64;
     let escalations = telemetry.agent.escalations.load(Ordering::Relaxed);
-    (
-        report.counters.decisions() as f64 / seconds,
+    Run {
+        throughput: decisions / seconds,
         escalations,
-        escalations as f64 / seconds,
-    )
+        escalations_per_second: escalations as f64 / seconds,
+        main_cpu_micros: cpu0.busy * 1e6 / decisions,
+    }
+}
+
+/// One CPU's time from /proc/stat, in seconds.
+#[derive(Default)]
+struct CpuTicks {
+    busy: f64,
+    steal: f64,
+    idle: f64,
+}
+
+impl CpuTicks {
+    /// The line `cpuN` of /proc/stat: user nice system idle iowait irq
+    /// softirq steal, in USER_HZ (100 per second) ticks.
+    fn of_cpu(cpu: usize) -> CpuTicks {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let prefix = format!("cpu{cpu} ");
+        let Some(line) = stat.lines().find(|line| line.starts_with(&prefix)) else {
+            return CpuTicks::default();
+        };
+        let ticks: Vec<f64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|field| field.parse::<f64>().unwrap_or(0.0) / 100.0)
+            .collect();
+        let field = |index: usize| ticks.get(index).copied().unwrap_or(0.0);
+        CpuTicks {
+            busy: field(0) + field(1) + field(2) + field(5) + field(6),
+            steal: field(7),
+            idle: field(3) + field(4),
+        }
+    }
+
+    fn since(&self, earlier: &CpuTicks) -> CpuTicks {
+        CpuTicks {
+            busy: self.busy - earlier.busy,
+            steal: self.steal - earlier.steal,
+            idle: self.idle - earlier.idle,
+        }
+    }
 }
