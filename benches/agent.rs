@@ -333,7 +333,7 @@ fn overhead(
         Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds");
     for round in 0..count {
         let mut transaction = transaction.clone();
-        transaction.transaction_id = format!("TXN-{round}");
+        transaction.transaction_id = format!("TXN-{round}").into();
         let outcome = engine.decide(&transaction, 1_764_616_434_000, Instant::now());
         let started = Instant::now();
         let settled = runtime.block_on(escalator.review(transaction, outcome));

@@ -74,7 +74,7 @@ fn preload(broker: &Tansu, count: u64) {
         if let Generated::Transaction { transaction, .. } = event {
             let mut payload = Vec::with_capacity(400);
             json.encode(&transaction, &mut payload).expect("encode");
-            chunk.push((transaction.customer_id, payload));
+            chunk.push((transaction.customer_id.to_string(), payload));
             if chunk.len() == 10_000 {
                 broker.produce("bench-tx", &chunk);
                 chunk.clear();

@@ -284,9 +284,9 @@ fn memory(customers: u32) {
     .expect("the template parses");
     for n in 0..customers {
         let mut tx = template.clone();
-        tx.transaction_id = format!("T{n}");
-        tx.customer_id = format!("C{n}");
-        tx.device_id = Some(format!("D{n}"));
+        tx.transaction_id = format!("T{n}").into();
+        tx.customer_id = format!("C{n}").into();
+        tx.device_id = Some(format!("D{n}").into());
         engine.decide(&tx, 0, Instant::now());
     }
     let state = engine.state();

@@ -18,7 +18,7 @@ impl Observer for FeatureTap {
         self.0
             .lock()
             .unwrap()
-            .push((outcome.decision.transaction_id.clone(), features));
+            .push((outcome.decision.transaction_id.to_string(), features));
     }
 }
 

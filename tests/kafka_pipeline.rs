@@ -6,7 +6,7 @@ mod kafka_support;
 mod support;
 
 use fraud_detector::codecs::{Codec, CodecKind};
-use fraud_detector::domain::{DeadLetter, Decision, Transaction};
+use fraud_detector::domain::{DeadLetter, Decision, Text, Transaction};
 use fraud_detector::generator::{Generated, Generator, GeneratorConfig};
 use fraud_detector::runtime::{RunOptions, RunReport, Shutdown};
 use fraud_detector::telemetry::{render, Telemetry};
@@ -39,7 +39,7 @@ fn encoded(transactions: &[Transaction], codec: &Codec) -> Vec<(String, Vec<u8>)
         .map(|transaction| {
             let mut payload = Vec::new();
             codec.encode(transaction, &mut payload).unwrap();
-            (transaction.customer_id.clone(), payload)
+            (transaction.customer_id.to_string(), payload)
         })
         .collect()
 }
@@ -190,8 +190,8 @@ fn confluent_avro_round_trip() {
     }
     let reader = Codec::new(CodecKind::ConfluentAvro).with_schema_id(11);
     let decisions: Vec<Decision> = decode_all(&committed, &reader);
-    let decided: HashSet<String> = decisions.into_iter().map(|d| d.transaction_id).collect();
-    let produced: HashSet<String> = transactions.into_iter().map(|t| t.transaction_id).collect();
+    let decided: HashSet<Text> = decisions.into_iter().map(|d| d.transaction_id).collect();
+    let produced: HashSet<Text> = transactions.into_iter().map(|t| t.transaction_id).collect();
     assert_eq!(decided, produced);
 }
 

@@ -506,23 +506,23 @@ fn transaction_v2_schema() -> Schema {
 /// What a reader built against v0 deserializes into.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct TransactionV0 {
-    transaction_id: String,
-    customer_id: String,
+    transaction_id: fraud_detector::domain::Text,
+    customer_id: fraud_detector::domain::Text,
     amount: f64,
-    currency: Option<String>,
+    currency: Option<fraud_detector::domain::Text>,
     timestamp: Option<i64>,
-    merchant: Option<String>,
-    merchant_category: Option<String>,
-    merchant_id: Option<String>,
-    location: Option<String>,
+    merchant: Option<fraud_detector::domain::Text>,
+    merchant_category: Option<fraud_detector::domain::Text>,
+    merchant_id: Option<fraud_detector::domain::Text>,
+    location: Option<fraud_detector::domain::Text>,
     latitude: Option<f64>,
     longitude: Option<f64>,
-    country: Option<String>,
+    country: Option<fraud_detector::domain::Text>,
     card_present: Option<bool>,
-    device_id: Option<String>,
-    ip_address: Option<String>,
-    previous_location: Option<String>,
-    time_since_last_transaction: Option<String>,
+    device_id: Option<fraud_detector::domain::Text>,
+    ip_address: Option<fraud_detector::domain::Text>,
+    previous_location: Option<fraud_detector::domain::Text>,
+    time_since_last_transaction: Option<fraud_detector::domain::Text>,
 }
 
 impl From<Transaction> for TransactionV0 {

@@ -18,7 +18,7 @@ bounds on your verdict. Finish with only a JSON object: \
 pub fn case_brief(escalation: &Escalation) -> String {
     let transaction = &escalation.transaction;
     let decision = &escalation.decision;
-    let fenced = |name: &str, value: &Option<String>| match value {
+    let fenced = |name: &str, value: &Option<crate::domain::Text>| match value {
         Some(text) => untrusted(name, text),
         None => "(none)".into(),
     };

@@ -32,7 +32,7 @@ impl Registry {
     }
 
     pub fn remember(&self, escalation: Arc<Escalation>) {
-        let id = escalation.decision.transaction_id.clone();
+        let id = escalation.decision.transaction_id.to_string();
         let mut inner = self.lock();
         let (entries, order) = &mut *inner;
         if entries

@@ -29,7 +29,7 @@ pub struct Session {
 impl Session {
     pub fn new(escalation: Arc<Escalation>, model: &str) -> Session {
         let transcript = Transcript {
-            transaction_id: escalation.decision.transaction_id.clone(),
+            transaction_id: escalation.decision.transaction_id.to_string(),
             model: model.into(),
             started_at: crate::domain::now_millis(),
             ..Transcript::default()

@@ -185,8 +185,10 @@ mod tests {
     use crate::domain::{Action, AgentReview, AgentStatus, ReasonCode, TimeSource};
     use proptest::prelude::*;
 
-    fn any_text() -> impl Strategy<Value = String> {
-        prop::collection::vec(any::<char>(), 0..12).prop_map(String::from_iter)
+    /// Any text, as a `String` or a `Text` (inline or on the heap).
+    fn any_text<T: From<String> + std::fmt::Debug>() -> impl Strategy<Value = T> {
+        prop::collection::vec(any::<char>(), 0..12)
+            .prop_map(|chars| T::from(String::from_iter(chars)))
     }
 
     /// Mostly ordinary figures, sometimes NaN, infinities and extremes.

@@ -529,11 +529,13 @@ mod tests {
         assert_send_sync::<CodecError>();
     }
 
-    fn any_text() -> impl Strategy<Value = String> {
-        prop::collection::vec(any::<char>(), 0..24).prop_map(String::from_iter)
+    /// Any text, as a `String` or a `Text` (inline or on the heap).
+    fn any_text<T: From<String> + std::fmt::Debug>() -> impl Strategy<Value = T> {
+        prop::collection::vec(any::<char>(), 0..24)
+            .prop_map(|chars| T::from(String::from_iter(chars)))
     }
 
-    fn any_option_text() -> impl Strategy<Value = Option<String>> {
+    fn any_option_text<T: From<String> + std::fmt::Debug>() -> impl Strategy<Value = Option<T>> {
         prop::option::of(any_text())
     }
 
@@ -623,7 +625,7 @@ mod tests {
             let mut decision = decision();
             decision.model_score = Some(score);
             decision.reasons[0].detail = detail;
-            decision.reasons[0].evidence.insert(transaction.customer_id.clone(), latitude);
+            decision.reasons[0].evidence.insert(transaction.customer_id.to_string(), latitude);
             let case_log = CaseLog {
                 transaction: transaction.clone(),
                 agent_transcript: transcript,

@@ -5,6 +5,7 @@
 //! (customer and transaction ids) are shown as they are.
 
 use crate::agent::mask::mask_text;
+use crate::domain::Text;
 
 /// Masks every string inside a JSON document (case files read from disk).
 pub fn mask_json(value: &mut serde_json::Value) {
@@ -16,8 +17,8 @@ pub fn mask_json(value: &mut serde_json::Value) {
     }
 }
 
-pub fn mask_option(text: &Option<String>) -> Option<String> {
-    text.as_deref().map(mask_text)
+pub fn mask_option(text: &Option<Text>) -> Option<Text> {
+    text.as_deref().map(|text| mask_text(text).into())
 }
 
 #[cfg(test)]

@@ -294,6 +294,6 @@ fn masked(mut transaction: Transaction) -> Transaction {
     transaction.previous_location = mask_option(&transaction.previous_location);
     transaction.device_id = mask_option(&transaction.device_id);
     transaction.ip_address = mask_option(&transaction.ip_address);
-    transaction.transaction_id = crate::agent::mask::mask_text(&transaction.transaction_id);
+    transaction.transaction_id = crate::agent::mask::mask_text(&transaction.transaction_id).into();
     transaction
 }

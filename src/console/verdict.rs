@@ -112,7 +112,7 @@ fn label_for(
     Label {
         customer_id: request
             .customer_id
-            .or_else(|| decided.map(|decision| decision.customer_id.clone())),
+            .or_else(|| decided.map(|decision| decision.customer_id.to_string())),
         transaction_id: request.transaction_id,
         is_fraud: request.verdict == Verdict::ConfirmedFraud,
         reported_at,

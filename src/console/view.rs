@@ -1,7 +1,7 @@
 //! What the live view shows of one decision.
 
 use super::mask::mask_option;
-use crate::domain::{Action, Millis, ReasonCode};
+use crate::domain::{Action, Millis, ReasonCode, Text};
 use crate::engine::{locate, Outcome};
 use crate::geo::Gazetteer;
 use serde::Serialize;
@@ -20,15 +20,15 @@ pub enum Origin {
 /// decisions (their case carries the transaction) and for submissions.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiveDecision {
-    pub transaction_id: String,
-    pub customer_id: String,
+    pub transaction_id: Text,
+    pub customer_id: Text,
     pub action: Action,
     pub risk_score: i32,
     pub reasons: Vec<ReasonCode>,
     pub amount: f64,
-    pub currency: Option<String>,
-    pub merchant: Option<String>,
-    pub location: Option<String>,
+    pub currency: Option<Text>,
+    pub merchant: Option<Text>,
+    pub location: Option<Text>,
     /// Latitude and longitude of the place, when known.
     pub position: Option<(f64, f64)>,
     /// Epoch milliseconds.

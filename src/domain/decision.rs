@@ -1,6 +1,6 @@
 //! What the engine emits: decisions, alerts and case logs.
 
-use super::{serde_time, Millis, Transaction};
+use super::{serde_time, Millis, Text, Transaction};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -107,15 +107,15 @@ impl TimeSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// Deterministic: the same transaction always gets the same id.
-    pub decision_id: String,
-    pub transaction_id: String,
-    pub customer_id: String,
+    pub decision_id: Text,
+    pub transaction_id: Text,
+    pub customer_id: Text,
     pub action: Action,
     /// 0 (no risk) to 100.
     pub risk_score: i32,
     pub reasons: Vec<Reason>,
     pub amount: f64,
-    pub currency: Option<String>,
+    pub currency: Option<Text>,
     #[serde(with = "serde_time::required")]
     pub event_time: Millis,
     pub time_source: TimeSource,
@@ -125,13 +125,13 @@ pub struct Decision {
     pub decided_at: Millis,
     /// Microseconds from reading the record to deciding it.
     pub latency_us: i64,
-    pub rules_version: String,
+    pub rules_version: Text,
     /// The model's fraud probability (0-1), when a model scored it.
     #[serde(default)]
     pub model_score: Option<f64>,
     /// `<name>@<hash>` of the model that scored it.
     #[serde(default)]
-    pub model_version: Option<String>,
+    pub model_version: Option<Text>,
     /// The model's probability on the 0-100 risk scale; `risk_score` is the
     /// larger of this and the rules' points.
     #[serde(default)]

@@ -18,7 +18,7 @@ pub use decision::{
 pub use label::Label;
 pub use serde_time::{format_millis, now_millis, parse_rfc3339_millis, with_rfc3339};
 pub use time_hint::parse_time_since;
-pub use transaction::{Channel, Transaction, ValidationError, MAX_AMOUNT};
+pub use transaction::{Channel, Text, Transaction, ValidationError, MAX_AMOUNT};
 
 /// Milliseconds since the Unix epoch, UTC: the one time unit of the domain.
 pub type Millis = i64;

@@ -101,8 +101,8 @@ pub(super) fn purchase(
                 category
             };
             purchase.merchant = world.online_merchant(rng, online_category).unwrap_or(0);
-            purchase.device = Some(online_device(rng, customer).to_string());
-            purchase.ip = Some(online_ip(rng, customer).to_string());
+            purchase.device = Some(online_device(rng, customer).into());
+            purchase.ip = Some(online_ip(rng, customer).into());
         }
     }
     purchase

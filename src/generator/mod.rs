@@ -23,7 +23,7 @@ mod tests;
 
 pub use config::{GeneratorConfig, Scenario, ScenarioWeights};
 
-use crate::domain::{Label, Millis, Transaction};
+use crate::domain::{Label, Millis, Text, Transaction};
 use legit::Whereabouts;
 use population::{Customer, Purchase, World};
 use rand::SeedableRng;
@@ -309,10 +309,10 @@ impl Generator {
         Generated::Transaction { transaction, truth }
     }
 
-    fn next_transaction_id(&self) -> String {
-        let mut id = String::with_capacity(self.id_prefix.len() + 10);
+    fn next_transaction_id(&self) -> Text {
+        let mut id = Text::with_capacity(self.id_prefix.len() + 10);
         id.push_str(&self.id_prefix);
-        random::push_decimal(&mut id, self.stats.transactions + 1);
+        id.push_str(itoa::Buffer::new().format(self.stats.transactions + 1));
         id
     }
 
@@ -321,11 +321,11 @@ impl Generator {
         let at = transaction.timestamp.unwrap_or_default();
         let delay = random::millis_between(&mut self.rng, self.label_delay.0, self.label_delay.1);
         let label = Label {
-            transaction_id: transaction.transaction_id.clone(),
+            transaction_id: transaction.transaction_id.to_string(),
             is_fraud: true,
             reported_at: at + delay,
-            customer_id: Some(transaction.customer_id.clone()),
-            terminal_id: transaction.terminal_id.clone(),
+            customer_id: Some(transaction.customer_id.to_string()),
+            terminal_id: transaction.terminal_id.as_deref().map(str::to_owned),
             transaction_time: Some(at),
             source: Some(self.world.label_source()),
         };

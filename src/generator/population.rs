@@ -4,7 +4,7 @@
 
 use super::catalog::{self, Continent, Pricing, Sold, CATEGORIES, CATEGORY_COUNT};
 use super::random::{self, chance, log_normal, pick, uniform, Random, DAY};
-use crate::domain::{Channel, Millis, Transaction};
+use crate::domain::{Channel, Millis, Text, Transaction};
 use crate::geo::Gazetteer;
 use rand::Rng;
 
@@ -19,11 +19,11 @@ const COORDINATE_JITTER_DEGREES: f64 = 0.03;
 
 pub(super) struct City {
     /// As written in `location`, e.g. "Seattle, WA".
-    pub location: String,
+    pub location: Text,
     pub latitude: f64,
     pub longitude: f64,
-    pub country: String,
-    pub currency: String,
+    pub country: Text,
+    pub currency: Text,
     pub continent: Continent,
     /// Relative chance of being a customer's home.
     pub weight: f64,
@@ -42,15 +42,15 @@ impl City {
 }
 
 pub(super) struct Merchant {
-    pub id: String,
-    pub name: String,
+    pub id: Text,
+    pub name: Text,
     pub category: usize,
     /// Empty for online merchants.
     pub terminals: Vec<u32>,
 }
 
 pub(super) struct Terminal {
-    pub id: String,
+    pub id: Text,
 }
 
 /// A customer away from home.
@@ -66,7 +66,7 @@ pub(super) struct Trip {
 }
 
 pub(super) struct Customer {
-    pub id: String,
+    pub id: Text,
     pub home: u16,
     pub devices: Vec<String>,
     /// The phone used for most online purchases: the newest one.
@@ -90,8 +90,8 @@ pub(super) struct World {
     pub terminals: Vec<Terminal>,
     /// Online merchants per category.
     pub online: [Vec<u32>; CATEGORY_COUNT],
-    category_names: Vec<String>,
-    mccs: Vec<String>,
+    category_names: Vec<Text>,
+    mccs: Vec<Text>,
     source: String,
 }
 
@@ -103,8 +103,8 @@ pub(super) struct Purchase {
     pub merchant: u32,
     pub terminal: Option<u32>,
     pub amount: f64,
-    pub device: Option<String>,
-    pub ip: Option<String>,
+    pub device: Option<Text>,
+    pub ip: Option<Text>,
 }
 
 impl World {
@@ -124,8 +124,8 @@ impl World {
             merchants: Vec::new(),
             terminals: Vec::new(),
             online: Default::default(),
-            category_names: CATEGORIES.iter().map(|c| c.name.to_string()).collect(),
-            mccs: CATEGORIES.iter().map(|c| c.mcc.to_string()).collect(),
+            category_names: CATEGORIES.iter().map(|c| c.name.into()).collect(),
+            mccs: CATEGORIES.iter().map(|c| c.mcc.into()).collect(),
             source: "chargeback".into(),
         };
         let customers = create_customers(rng, &world, customers);
@@ -177,7 +177,7 @@ impl World {
             (Some(_), _) => Channel::Pos,
         };
         Transaction {
-            transaction_id: String::new(),
+            transaction_id: Text::default(),
             customer_id: customer.id.clone(),
             amount: purchase.amount,
             currency: Some(city.currency.clone()),
@@ -258,12 +258,12 @@ impl World {
             terminals.push(self.terminals.len() as u32);
             let number = self.terminals.len() - city_first_terminal + 1;
             self.terminals.push(Terminal {
-                id: format!("{prefix}-{slug}-{number}"),
+                id: compact_str::format_compact!("{prefix}-{slug}-{number}"),
             });
         }
         self.merchants.push(Merchant {
-            id: format!("M-{:06}", merchant_index + 1),
-            name: format!("{brand} {city_name}"),
+            id: compact_str::format_compact!("M-{:06}", merchant_index + 1),
+            name: compact_str::format_compact!("{brand} {city_name}"),
             category,
             terminals,
         });
@@ -278,8 +278,8 @@ impl World {
             for brand in spec.brands {
                 let index = self.merchants.len() as u32;
                 self.merchants.push(Merchant {
-                    id: format!("M-{:06}", index + 1),
-                    name: (*brand).to_string(),
+                    id: compact_str::format_compact!("M-{:06}", index + 1),
+                    name: (*brand).into(),
                     category,
                     terminals: Vec::new(),
                 });
@@ -324,11 +324,11 @@ fn resolve_cities(gazetteer: &Gazetteer) -> Vec<City> {
         .filter_map(|&(name, country, continent)| {
             let place = gazetteer.resolve(name)?;
             (place.country_code() == country).then(|| City {
-                location: name.to_string(),
+                location: name.into(),
                 latitude: place.latitude,
                 longitude: place.longitude,
-                country: country.to_string(),
-                currency: catalog::currency_of(country).to_string(),
+                country: country.into(),
+                currency: catalog::currency_of(country).into(),
                 continent,
                 weight: f64::from(place.population.max(10_000)).sqrt()
                     * continent.home_bias(country),
@@ -388,7 +388,7 @@ fn new_customer(rng: &mut Random, world: &World, number: u32) -> Customer {
     // Log-uniform between 0.5 and 6 purchases a day.
     let daily_rate = 0.5 * 12f64.powf(rng.gen::<f64>());
     Customer {
-        id: format!("C-{number:06}"),
+        id: compact_str::format_compact!("C-{number:06}"),
         home: world.random_city(rng),
         devices: (0..device_count).map(|_| random::device_id(rng)).collect(),
         device_in_use: device_count - 1,

@@ -74,8 +74,8 @@ fn online(
         merchant: trigger.world.online_merchant(rng, category).unwrap_or(0),
         terminal: None,
         amount: random::cents(amount),
-        device: Some(device.to_string()),
-        ip: Some(ip.to_string()),
+        device: Some(device.into()),
+        ip: Some(ip.into()),
     }
 }
 

@@ -144,8 +144,14 @@ fn assert_labels_match_frauds(events: &[Generated]) {
                 *labelled = true;
                 assert!(label.is_fraud);
                 assert_eq!(label.transaction_time, transaction.timestamp);
-                assert_eq!(label.customer_id.as_ref(), Some(&transaction.customer_id));
-                assert_eq!(label.terminal_id, transaction.terminal_id);
+                assert_eq!(
+                    label.customer_id.as_deref(),
+                    Some(transaction.customer_id.as_str())
+                );
+                assert_eq!(
+                    label.terminal_id.as_deref(),
+                    transaction.terminal_id.as_deref()
+                );
                 assert_eq!(label.source.as_deref(), Some("chargeback"));
             }
         }

@@ -3,7 +3,7 @@
 //! codec), plus the changelog state of every customer the batch touched.
 
 use crate::codecs::{Codec, Record as Encodable};
-use crate::domain::{now_millis, Action, DeadLetter, RejectKind, Transaction};
+use crate::domain::{now_millis, Action, DeadLetter, RejectKind, Text, Transaction};
 use crate::engine::{Engine, Outcome};
 use crate::runtime::AgentLink;
 use crate::sinks::Output;
@@ -38,7 +38,7 @@ pub(crate) struct OutputTopic {
 pub(crate) struct Produced<'a> {
     pub topic: &'a str,
     pub partition: Option<i32>,
-    pub key: String,
+    pub key: Text,
     pub payload: Vec<u8>,
     /// Written as the `traceparent` header.
     pub traceparent: Option<String>,
@@ -78,7 +78,7 @@ pub(crate) struct Outputs {
 pub(crate) struct Decided {
     pub tally: Tally,
     pub next_offsets: BTreeMap<i32, i64>,
-    pub touched: BTreeMap<i32, BTreeSet<String>>,
+    pub touched: BTreeMap<i32, BTreeSet<Text>>,
 }
 
 pub(crate) fn decide<'o>(
@@ -377,7 +377,7 @@ fn encode<'o, T: Encodable>(
     Ok(Produced {
         topic: &port.topic,
         partition: None,
-        key: key.to_owned(),
+        key: key.into(),
         payload,
         traceparent: None,
     })

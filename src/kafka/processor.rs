@@ -497,7 +497,10 @@ impl Processor {
                 ))
             }
         };
-        let touched = || decided.touched.values().flatten().cloned().collect();
+        let touched = || {
+            let customers = decided.touched.values().flatten();
+            customers.map(ToString::to_string).collect()
+        };
         let mut offsets = TopicPartitionList::new();
         for (partition, next) in &decided.next_offsets {
             offsets

@@ -36,7 +36,7 @@ pub fn replay(
         .iter()
         .find(|transaction| transaction.timestamp.is_none())
     {
-        return Err(ReplayError::NoTimestamp(untimed.transaction_id.clone()));
+        return Err(ReplayError::NoTimestamp(untimed.transaction_id.to_string()));
     }
     transactions.sort_by_key(|transaction| transaction.timestamp);
     labels.sort_by_key(|label| label.reported_at);
@@ -51,7 +51,7 @@ pub fn replay(
         engine.release_due_labels();
         if let Some(features) = outcome.features {
             rows.push(ReplayRow {
-                transaction_id: transaction.transaction_id.clone(),
+                transaction_id: transaction.transaction_id.to_string(),
                 event_time: at,
                 features,
                 action: outcome.decision.action,

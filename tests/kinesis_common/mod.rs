@@ -233,7 +233,7 @@ pub fn transactions(seed: u64, count: u64) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .filter_map(|event| match event {
             Generated::Transaction { transaction, .. } => Some((
-                transaction.customer_id.clone(),
+                transaction.customer_id.to_string(),
                 serde_json::to_vec(&transaction).unwrap(),
             )),
             Generated::Label(_) => None,

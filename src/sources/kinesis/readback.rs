@@ -60,7 +60,7 @@ pub async fn decided_since(
             for record in &page.records {
                 // A record that is not a decision is not ours to skip.
                 if let Ok(decision) = codec.decode::<Decision>(record.data().as_ref()) {
-                    decided.push((decision.transaction_id, decision.customer_id));
+                    decided.push((decision.transaction_id.into(), decision.customer_id.into()));
                 }
             }
             let at_tip = page.records.is_empty() && page.millis_behind_latest.unwrap_or(0) == 0;
