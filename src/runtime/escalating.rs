@@ -188,6 +188,21 @@ impl Escalating<'_> {
         pending: &mut Pending,
     ) -> Result<(), WorkerError> {
         let escalate = self.link.escalator.wants(&outcome);
+        // Nearly every outcome goes straight on: it is moved once (an
+        // outcome is over a kilobyte) and its customer is not hashed.
+        if !escalate && self.holds.queues.is_empty() {
+            return self.worker.collect(outcome, pending);
+        }
+        self.hold_or_escalate(transaction, outcome, escalate, pending)
+    }
+
+    fn hold_or_escalate(
+        &mut self,
+        transaction: &Transaction,
+        outcome: Outcome,
+        escalate: bool,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
         let customer = keys::key(&outcome.decision.customer_id);
         if let Some(queue) = self.holds.queues.get_mut(&customer) {
             queue.push_back(Parked {
