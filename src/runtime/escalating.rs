@@ -124,6 +124,7 @@ impl Worker {
                 }
             });
             let mut pending = Pending::default();
+            let resolved_only = matches!(event, Event::Resolved(Some(_)));
             match event {
                 Event::Batch(Some(batch)) => state.take(batch, &mut pending)?,
                 Event::Batch(None) => open = false,
@@ -132,6 +133,13 @@ impl Worker {
             }
             while let Ok(settled) = results.try_recv() {
                 state.resolve(*settled, &mut pending)?;
+            }
+            // Resolved outcomes travel with the next batch's when it is
+            // already waiting: one send, so one wake-up of the sinks, not two.
+            if resolved_only && open {
+                if let Ok(batch) = input.try_recv() {
+                    state.take(batch, &mut pending)?;
+                }
             }
             self.send(pending)?;
             if state.holds.queues.is_empty() {
