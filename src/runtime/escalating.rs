@@ -93,6 +93,9 @@ struct Escalating<'a> {
     holds: Holds,
     /// Decisions so far, for the stage metrics' sample.
     decided: u64,
+    /// Escalations decided since the last launch: handed to the agent's
+    /// runtime together, so that it is woken once per batch, not per review.
+    launching: Vec<(Transaction, Outcome)>,
 }
 
 impl Worker {
@@ -113,6 +116,7 @@ impl Worker {
             holds: Holds::default(),
             barriers: Vec::new(),
             decided: 0,
+            launching: Vec::new(),
         };
         let mut open = true;
         while open || !state.holds.queues.is_empty() {
@@ -141,6 +145,7 @@ impl Worker {
                     state.take(batch, &mut pending)?;
                 }
             }
+            state.launch();
             self.send(pending)?;
             if state.holds.queues.is_empty() {
                 for barrier in state.barriers.drain(..) {
@@ -228,18 +233,45 @@ impl Escalating<'_> {
         self.worker.collect(outcome, pending)
     }
 
-    fn escalate(&self, transaction: Transaction, outcome: Outcome) {
-        let escalator = self.link.escalator.clone();
-        let resolved = self.resolved.clone();
-        let outputs = self.outputs.clone();
-        // The review's future is tens of kilobytes: boxed, it is built on the
-        // agent's thread at its first poll, not copied on this one.
-        self.link.runtime.spawn(async move {
-            let outcome = Box::pin(escalator.review(transaction, outcome)).await;
-            let records = outputs.encode_outcome(&outcome);
-            // The worker outlives every escalation it started.
-            let _ = resolved.send(Box::new(Settled { outcome, records }));
-        });
+    fn escalate(&mut self, transaction: Transaction, outcome: Outcome) {
+        self.launching.push((transaction, outcome));
+    }
+
+    /// Starts the reviews escalated since the last launch. Spawning from
+    /// this thread wakes the agent's runtime (a system call on the main
+    /// path's core); spawning from inside it does not, so several reviews
+    /// go in one task that spawns the rest there.
+    fn launch(&mut self) {
+        let mut reviews = std::mem::take(&mut self.launching);
+        let review = |(transaction, outcome): (Transaction, Outcome)| {
+            let escalator = self.link.escalator.clone();
+            let resolved = self.resolved.clone();
+            let outputs = self.outputs.clone();
+            // The review's future is tens of kilobytes: boxed, it is built
+            // on the agent's thread at its first poll, not copied on this one.
+            async move {
+                let outcome = Box::pin(escalator.review(transaction, outcome)).await;
+                let records = outputs.encode_outcome(&outcome);
+                // The worker outlives every escalation it started.
+                let _ = resolved.send(Box::new(Settled { outcome, records }));
+            }
+        };
+        match reviews.len() {
+            0 => {}
+            1 => {
+                if let Some(only) = reviews.pop() {
+                    self.link.runtime.spawn(review(only));
+                }
+            }
+            _ => {
+                let tasks: Vec<_> = reviews.into_iter().map(review).collect();
+                self.link.runtime.spawn(async move {
+                    for task in tasks {
+                        tokio::spawn(task);
+                    }
+                });
+            }
+        }
     }
 
     /// Emits the resolved outcome, then what waited behind it up to the next escalation.
