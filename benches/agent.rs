@@ -11,9 +11,10 @@
 //!    in pairs run in turn (first one half, then the other), since this
 //!    machine's speed swings by up to 2× within minutes; the median drop.
 //!    Beside wall-clock throughput, each half reports the main path's CPU
-//!    per transaction: CPU 0's busy time from /proc/stat (steal and idle
-//!    left out), which the hypervisor's swings disturb far less. The drop
-//!    in main-path capacity is 1 − (CPU per transaction without the agent ÷
+//!    per transaction: CPU 0's busy time from /proc/stat, with its steal
+//!    and idle time, which say whether the main path lost its core to the
+//!    host or waited (for the agent, say) rather than worked. The drop in
+//!    main-path capacity is 1 − (CPU per transaction without the agent ÷
 //!    with it).
 //!
 //! The main path (source and workers) runs on CPU 0 and the replay server

@@ -10,10 +10,18 @@
 # Needs valgrind (Debian's package; installed here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bootstrap.sh
 transactions="${1:-100000}"
 if ! command -v valgrind >/dev/null; then
-    sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-    sudo_if_needed apt-get install -y -q valgrind >&2
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq >&2
+    $sudo apt-get install -y -qq --no-install-recommends valgrind >&2
+fi
+if ! command -v callgrind_annotate >/dev/null; then
+    echo "bench-agent-instructions.sh: apt-get could not install valgrind" >&2
+    exit 1
 fi
 bench="$(cargo bench --bench agent --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)"
 if [ -z "$bench" ]; then
@@ -60,6 +68,11 @@ count_half() {
 count_half plain
 count_half agent
 escalations="$(cat "$work/agent/escalations.txt")"
+if [ -z "$escalations" ] || [ "$escalations" -eq 0 ]; then
+    echo "bench-agent-instructions.sh: the run with the agent escalated nothing; its output:" >&2
+    cat "$work/agent/out.txt" >&2
+    exit 1
+fi
 echo "own layout, $transactions generated transactions, risk 50-100 escalated: $escalations escalations"
 for role in source workers sinks agent other; do
     plain=$(awk -v r="$role" '$1 == r { s += $2 } END { print s + 0 }' "$work/plain/roles.txt")

@@ -494,3 +494,43 @@ fn the_alert_goes_out_through_an_smtp_relay() {
     assert!(mail.contains("IMPOSSIBLE_TRAVEL"), "{mail}");
     assert!(!mail.contains("185.220.101.5"), "the IP is masked: {mail}");
 }
+
+/// Several escalations in one worker batch reach the agent together (one
+/// task that spawns the rest): every one of them must be reviewed, and the
+/// run must end rather than wait forever for a review never started.
+#[test]
+fn every_escalation_of_one_batch_is_reviewed() {
+    let vllm = VllmReplay::start(|_, _| {
+        Reply::Message(verdict_turn("ok", "BLOCK", 95, "impossible travel"))
+    });
+    let ids: Vec<String> = (1..=6).map(|n| format!("TXN-BATCH-{n}")).collect();
+    let inputs: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            SEED_HIGH_RISK
+                .replace("TXN-20251201-191354", id)
+                .replace("C-12345", &format!("C-B{n}"))
+        })
+        .collect();
+    let run = AgentRun::new(&inputs);
+    let topology = support::topology(&run.topology(
+        &format!(
+            "base_url: {}\nescalate: {{actions: [BLOCK]}}\nthreads: 1\n",
+            vllm.base_url()
+        ),
+        "",
+    ));
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        support::run(&topology, RunOptions::default());
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the run ends once every escalation is reviewed");
+    for id in &ids {
+        let decision = run.decision(id);
+        assert_eq!(decision["agent"]["status"], "DECIDED", "{decision}");
+    }
+}
