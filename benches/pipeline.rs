@@ -308,10 +308,10 @@ fn encode_outcome(codec: &Codec, outcome: &Outcome, out: &mut Vec<u8>) {
     codec
         .encode(&outcome.decision, out)
         .expect("decisions encode");
-    if let Some(alert) = &outcome.alert {
+    if let Some(alert) = outcome.alert.as_deref() {
         codec.encode(alert, out).expect("alerts encode");
     }
-    if let Some(case) = &outcome.case {
+    if let Some(case) = outcome.case.as_deref() {
         codec.encode(case, out).expect("cases encode");
     }
 }

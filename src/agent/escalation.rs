@@ -22,7 +22,7 @@ impl Escalation {
             transaction,
             decision: outcome.decision.clone(),
             hard_block: outcome.hard_block,
-            case: outcome.case.clone(),
+            case: outcome.case.as_deref().cloned(),
         }
     }
 

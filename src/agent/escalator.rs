@@ -314,7 +314,7 @@ fn apply(
         outcome.alert = None;
     } else if outcome.alert.is_none() {
         // Raised from APPROVE: alert like any REVIEW or BLOCK.
-        outcome.alert = Some(crate::engine::alert_for(decision));
+        outcome.alert = Some(Box::new(crate::engine::alert_for(decision)));
     }
     if let Some(alert) = outcome.alert.as_mut() {
         alert.action = final_decision.action;

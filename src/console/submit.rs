@@ -283,7 +283,7 @@ fn submitted(transaction: Transaction, outcome: Outcome) -> Submitted {
         decision: outcome.decision,
         transaction: masked(transaction),
         position,
-        alert: outcome.alert,
+        alert: outcome.alert.map(|alert| *alert),
         case_id: outcome.case.map(|case| case.case_id),
     }
 }

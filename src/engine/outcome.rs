@@ -18,8 +18,10 @@ use xxhash_rust::xxh3::xxh3_64;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub decision: Decision,
-    pub alert: Option<Alert>,
-    pub case: Option<CaseLog>,
+    /// Boxed, as is the case: most outcomes have neither, and an outcome
+    /// is moved several times between the engine and the sinks.
+    pub alert: Option<Box<Alert>>,
+    pub case: Option<Box<CaseLog>>,
     /// The model's input vector, when the engine computes it.
     pub features: Option<FeatureVector>,
     /// A hard-block rule fired (an escalation may never lower this BLOCK).
@@ -55,8 +57,8 @@ pub(super) fn assemble(engine: &Engine, mut inputs: Inputs) -> Outcome {
     let features = inputs.features;
     let hard_block = inputs.verdict.hard_block;
     let approved = decision.action == Action::Approve;
-    let alert = (!approved).then(|| alert_for(&decision));
-    let case = (!approved || inputs.escalated).then(|| case(engine, &inputs, &decision));
+    let alert = (!approved).then(|| Box::new(alert_for(&decision)));
+    let case = (!approved || inputs.escalated).then(|| Box::new(case(engine, &inputs, &decision)));
     Outcome {
         decision,
         alert,

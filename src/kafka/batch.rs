@@ -334,11 +334,11 @@ fn emit_decided<'o>(
         .or_else(|| polled.traceparent.clone());
     let key = &outcome.decision.customer_id;
     let mut records = vec![encode(&outputs.decisions, key, &outcome.decision)?];
-    if let (Some(alert), Some(port)) = (&outcome.alert, &outputs.alerts) {
+    if let (Some(alert), Some(port)) = (outcome.alert.as_deref(), &outputs.alerts) {
         records.push(encode(port, key, alert)?);
         decided.tally.alerts += 1;
     }
-    if let (Some(case), Some(port)) = (&outcome.case, &outputs.cases) {
+    if let (Some(case), Some(port)) = (outcome.case.as_deref(), &outputs.cases) {
         records.push(encode(port, key, case)?);
         decided.tally.cases += 1;
     }

@@ -14,8 +14,17 @@ pub struct DriftMonitor {
     /// One per feature in `FEATURE_NAMES` order, then the score; `None`
     /// where the card has no reference.
     references: Vec<Option<Histogram>>,
+    /// The referenced columns, each with its place in a batch's flat counts.
+    binned: Vec<Binned>,
     window: u64,
     counts: Mutex<Counts>,
+}
+
+struct Binned {
+    column: usize,
+    histogram: Histogram,
+    start: usize,
+    end: usize,
 }
 
 #[derive(Default)]
@@ -57,8 +66,23 @@ impl DriftMonitor {
             .iter()
             .map(|histogram| vec![0; histogram.as_ref().map_or(0, Histogram::bins)])
             .collect();
+        let mut binned = Vec::new();
+        let mut start = 0;
+        for (column, histogram) in ordered.iter().enumerate() {
+            if let Some(histogram) = histogram {
+                let end = start + histogram.bins();
+                binned.push(Binned {
+                    column,
+                    histogram: histogram.clone(),
+                    start,
+                    end,
+                });
+                start = end;
+            }
+        }
         DriftMonitor {
             references: ordered,
+            binned,
             window: window.max(1),
             counts: Mutex::new(Counts {
                 bins,
@@ -73,29 +97,25 @@ impl DriftMonitor {
 
     /// Adds a scored batch: `scores[i]` is the model's probability for `rows[i]`.
     pub fn record(&self, rows: &[FeatureVector], scores: &[f32]) {
-        if rows.is_empty() || !self.has_references() {
+        if rows.is_empty() || self.binned.is_empty() {
             return;
         }
-        let mut local: Vec<Vec<u64>> = self
-            .references
-            .iter()
-            .map(|histogram| vec![0; histogram.as_ref().map_or(0, Histogram::bins)])
-            .collect();
+        // One flat array for the batch: bins of every referenced column, in order.
+        let mut local = vec![0u32; self.binned.last().map_or(0, |last| last.end)];
         for (row, score) in rows.iter().zip(scores) {
-            for (column, histogram) in self.references.iter().enumerate() {
-                if let Some(histogram) = histogram {
-                    let value = row.get(column).copied().unwrap_or(*score);
-                    local[column][histogram.bin(value as f64)] += 1;
-                }
+            for binned in &self.binned {
+                let value = row.get(binned.column).copied().unwrap_or(*score);
+                local[binned.start + binned.histogram.bin(value as f64)] += 1;
             }
         }
         let mut counts = self
             .counts
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        for (total, batch) in counts.bins.iter_mut().zip(&local) {
-            for (bin, count) in total.iter_mut().zip(batch) {
-                *bin += count;
+        for binned in &self.binned {
+            let batch = &local[binned.start..binned.end];
+            for (bin, count) in counts.bins[binned.column].iter_mut().zip(batch) {
+                *bin += u64::from(*count);
             }
         }
         counts.rows += rows.len() as u64;

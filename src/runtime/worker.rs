@@ -456,8 +456,8 @@ impl WorkerOutputs {
         Ok(OutcomeRecords {
             decision: encode(&self.decisions, key, &outcome.decision)?,
             action: outcome.decision.action,
-            alert: encode_optional(&self.alerts, key, &outcome.alert)?,
-            case: encode_optional(&self.cases, key, &outcome.case)?,
+            alert: encode_optional(&self.alerts, key, outcome.alert.as_deref())?,
+            case: encode_optional(&self.cases, key, outcome.case.as_deref())?,
         })
     }
 }
@@ -565,7 +565,7 @@ fn encode<T: Encodable>(port: &OutputPort, key: &str, value: &T) -> Result<Recor
 fn encode_optional<T: Encodable>(
     port: &Option<OutputPort>,
     key: &str,
-    value: &Option<T>,
+    value: Option<&T>,
 ) -> Result<Option<Record>, WorkerError> {
     match (port, value) {
         (Some(port), Some(value)) => encode(port, key, value).map(Some),
