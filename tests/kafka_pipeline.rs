@@ -1,6 +1,7 @@
 //! The Kafka source and sinks against a real broker (tansu): N in, exactly
 //! N decisions out in customer order, poison records dead-lettered without
-//! stalling, and Avro in the Confluent wire format both ways.
+//! stalling, the input paused while the producer's queue is full, and Avro
+//! in the Confluent wire format both ways.
 
 mod kafka_support;
 mod support;
@@ -45,8 +46,9 @@ fn encoded(transactions: &[Transaction], codec: &Codec) -> Vec<(String, Vec<u8>)
 }
 
 /// Runs the detector in this process until it has committed `expected`
-/// records and `/metrics` shows every partition caught up.
-fn run_until(yaml: &str, input: &str, expected: u64) -> RunReport {
+/// records and `/metrics` shows every partition caught up; returns its
+/// report and its `/metrics` once caught up.
+fn run_until(yaml: &str, input: &str, expected: u64) -> (RunReport, String) {
     let topology = support::topology(yaml);
     let telemetry = Arc::new(Telemetry::default());
     let counters = telemetry.counters.clone();
@@ -74,16 +76,17 @@ fn run_until(yaml: &str, input: &str, expected: u64) -> RunReport {
             ))
         })
     };
-    while !caught_up(&render(&telemetry)) {
+    let mut metrics = render(&telemetry);
+    while !caught_up(&metrics) {
         assert!(
             Instant::now() < deadline,
-            "no zero lag per partition in /metrics:\n{}",
-            render(&telemetry)
+            "no zero lag per partition in /metrics:\n{metrics}"
         );
         std::thread::sleep(Duration::from_millis(100));
+        metrics = render(&telemetry);
     }
     shutdown.trigger();
-    runner.join().unwrap()
+    (runner.join().unwrap(), metrics)
 }
 
 fn decode_all<T: fraud_detector::codecs::Record>(
@@ -94,6 +97,43 @@ fn decode_all<T: fraud_detector::codecs::Record>(
         .iter()
         .map(|record| codec.decode(record.value.as_deref().unwrap()).unwrap())
         .collect()
+}
+
+/// Every transaction decided once, and each customer's in the order produced.
+fn assert_exactly_once_in_customer_order(transactions: &[Transaction], decisions: &[Decision]) {
+    assert_eq!(decisions.len(), transactions.len(), "exactly N decisions");
+    let ids: HashSet<&str> = decisions
+        .iter()
+        .map(|d| d.transaction_id.as_str())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        transactions.len(),
+        "no transaction decided twice"
+    );
+
+    let produced_order = by_customer(
+        transactions
+            .iter()
+            .map(|t| (t.customer_id.as_str(), t.transaction_id.as_str())),
+    );
+    let decided_order = by_customer(
+        decisions
+            .iter()
+            .map(|d| (d.customer_id.as_str(), d.transaction_id.as_str())),
+    );
+    assert_eq!(decided_order, produced_order, "per-customer order kept");
+}
+
+/// Transaction ids per customer, in the order given.
+fn by_customer<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> HashMap<&'a str, Vec<&'a str>> {
+    let mut order: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (customer, transaction) in pairs {
+        order.entry(customer).or_default().push(transaction);
+    }
+    order
 }
 
 #[test]
@@ -119,7 +159,7 @@ fn n_transactions_in_exactly_n_decisions_out_in_customer_order_and_poison_dead_l
     broker.produce("tx", &records);
 
     let yaml = kafka_support::topology_yaml(&broker.bootstrap(), "tx", "p", "json");
-    let report = run_until(&yaml, "tx", records.len() as u64);
+    let (report, _) = run_until(&yaml, "tx", records.len() as u64);
     assert_eq!(report.counters.decisions(), transactions.len() as u64);
     assert_eq!(report.counters.dead_letters(), poison.len() as u64);
 
@@ -127,32 +167,7 @@ fn n_transactions_in_exactly_n_decisions_out_in_customer_order_and_poison_dead_l
         &log::committed(broker.port(), "p-decisions", PARTITIONS),
         &json,
     );
-    assert_eq!(decisions.len(), transactions.len(), "exactly N decisions");
-    let ids: HashSet<&str> = decisions
-        .iter()
-        .map(|d| d.transaction_id.as_str())
-        .collect();
-    assert_eq!(
-        ids.len(),
-        transactions.len(),
-        "no transaction decided twice"
-    );
-
-    let mut produced_order: HashMap<&str, Vec<&str>> = HashMap::new();
-    for transaction in &transactions {
-        produced_order
-            .entry(&transaction.customer_id)
-            .or_default()
-            .push(&transaction.transaction_id);
-    }
-    let mut decided_order: HashMap<&str, Vec<&str>> = HashMap::new();
-    for decision in &decisions {
-        decided_order
-            .entry(&decision.customer_id)
-            .or_default()
-            .push(&decision.transaction_id);
-    }
-    assert_eq!(decided_order, produced_order, "per-customer order kept");
+    assert_exactly_once_in_customer_order(&transactions, &decisions);
 
     let letters: Vec<DeadLetter> = decode_all(
         &log::committed(broker.port(), "p-dead-letters", PARTITIONS),
@@ -180,7 +195,7 @@ fn confluent_avro_round_trip() {
     broker.produce("tx-avro", &encoded(&transactions, &writer));
 
     let yaml = kafka_support::topology_yaml(&broker.bootstrap(), "tx-avro", "a", "confluent_avro");
-    let report = run_until(&yaml, "tx-avro", transactions.len() as u64);
+    let (report, _) = run_until(&yaml, "tx-avro", transactions.len() as u64);
     assert_eq!(report.counters.dead_letters(), 0, "{:?}", report.counters);
 
     let committed = log::committed(broker.port(), "a-decisions", PARTITIONS);
@@ -235,4 +250,40 @@ fn produce_and_tail_on_kafka_from_the_command_line() {
         );
     }
     assert!(partition_of.len() > 1, "keyed by customer_id");
+}
+
+/// A producer queue of four records fills again and again while a batch's
+/// outputs are written: each time the input partitions are paused, then
+/// resumed when the transaction ends, and librdkafka refetches from the
+/// position after the last record polled. Every transaction is still
+/// decided exactly once, in customer order.
+#[test]
+fn a_full_producer_queue_pauses_the_input_and_loses_or_repeats_nothing() {
+    let broker = Tansu::start();
+    broker.create_topic("bp", PARTITIONS);
+    let transactions = generated(600, 80);
+    let json = Codec::new(CodecKind::Json);
+    broker.produce("bp", &encoded(&transactions, &json));
+
+    let yaml = kafka_support::topology_yaml(&broker.bootstrap(), "bp", "bp", "json")
+        .replace(
+            "properties: {",
+            "properties: {queue.buffering.max.messages: 4, ",
+        )
+        // Small batches: most records are still to be polled when one pauses.
+        .replace("max_wait_ms: 50", "max_wait_ms: 50\n    max_batch: 40");
+    let (report, metrics) = run_until(&yaml, "bp", transactions.len() as u64);
+    assert_eq!(report.counters.decisions(), transactions.len() as u64);
+    let pauses: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("fraud_source_pauses_total "))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no fraud_source_pauses_total in /metrics:\n{metrics}"));
+    assert!(pauses > 0, "the full queue never paused the input");
+
+    let decisions: Vec<Decision> = decode_all(
+        &log::committed(broker.port(), "bp-decisions", PARTITIONS),
+        &json,
+    );
+    assert_exactly_once_in_customer_order(&transactions, &decisions);
 }

@@ -149,7 +149,7 @@ impl Out {
                 let key = serde_json::from_slice::<Keyed>(record)
                     .map(|keyed| keyed.customer_id)
                     .unwrap_or_default();
-                kafka::send(producer, topic, None, &key, record, None)?;
+                kafka::send(producer, topic, None, &key, record, None, &mut || {})?;
             }
         }
         Ok(())

@@ -13,6 +13,7 @@ mod changelog;
 mod client;
 mod config;
 mod context;
+mod pause;
 mod processor;
 mod sink;
 

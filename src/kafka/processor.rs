@@ -8,13 +8,16 @@
 //! state is restored from the changelog before its first record is decided;
 //! a failed transaction is aborted, its partitions rewound to the committed
 //! offsets and their state restored, then retried with backoff; SIGTERM
-//! commits the batch in hand, leaves the group and returns.
+//! commits the batch in hand, leaves the group and returns. While the
+//! producer's queue is full, the input partitions are paused until the
+//! batch's transaction ends ([`InputPause`]).
 
 use super::admin;
 use super::batch::{self, Origin, OutputTopic, Outputs, Polled, Produced, Tally};
 use super::changelog;
 use super::client::{client_config, PRODUCER_DEFAULTS};
 use super::context::ConsumerEvents;
+use super::pause::InputPause;
 use super::sink::send;
 use super::{KafkaError, KafkaSinkConfig, KafkaSourceConfig};
 use crate::engine::{Engine, SystemClock};
@@ -460,6 +463,8 @@ impl Processor {
     fn transact(&self, batch: &[Polled]) -> Result<u64, Failure> {
         self.producer.begin_transaction().map_err(Failure::kafka)?;
         let mut sent: Result<(), String> = Ok(());
+        // Resumes (on drop) when this transaction ends, committed or not.
+        let mut pause = InputPause::new(&self.consumer, &self.telemetry.consumer_lag.pauses);
         let codec = self.config.codec();
         let origin = Origin {
             source: &self.source,
@@ -480,6 +485,7 @@ impl Processor {
                     &record.key,
                     &record.payload,
                     record.traceparent.as_deref(),
+                    &mut || pause.producer_full(),
                 )
                 .map_err(|error| {
                     let message = error.to_string();

@@ -105,6 +105,7 @@ impl KafkaSink {
                 &record.key,
                 &record.payload,
                 None,
+                &mut || {},
             )
             .map_err(|error| self.error(error))?;
             bytes += record.payload.len() as u64;
@@ -161,7 +162,7 @@ impl Sink for KafkaSink {
 }
 
 /// Enqueues one record, waiting while the producer's queue is full (the
-/// backpressure that slows the stage before it).
+/// backpressure that slows the stage before it); `on_full` hears of each wait.
 pub fn send<C: ProducerContext<DeliveryOpaque = ()>>(
     producer: &BaseProducer<C>,
     topic: &str,
@@ -169,6 +170,7 @@ pub fn send<C: ProducerContext<DeliveryOpaque = ()>>(
     key: &str,
     payload: &[u8],
     traceparent: Option<&str>,
+    on_full: &mut dyn FnMut(),
 ) -> Result<(), KafkaError> {
     loop {
         let mut record = BaseRecord::to(topic).key(key).payload(payload);
@@ -184,6 +186,7 @@ pub fn send<C: ProducerContext<DeliveryOpaque = ()>>(
         match producer.send(record) {
             Ok(()) => return Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                on_full();
                 producer.poll(Duration::from_millis(20));
             }
             Err((error, _)) => return Err(error),

@@ -8,6 +8,8 @@ use std::sync::Mutex;
 #[derive(Debug, Default)]
 pub struct ConsumerLag {
     partitions: Mutex<BTreeMap<(String, i32), i64>>,
+    /// Times the source paused its partitions because the producer's queue was full.
+    pub pauses: std::sync::atomic::AtomicU64,
 }
 
 impl ConsumerLag {
