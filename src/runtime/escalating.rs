@@ -204,7 +204,7 @@ impl Escalating<'_> {
         // Nearly every outcome goes straight on: it is moved once (an
         // outcome is over a kilobyte) and its customer is not hashed.
         if !escalate && self.holds.queues.is_empty() {
-            return self.worker.collect(outcome, pending);
+            return self.worker.collect(&outcome, pending);
         }
         self.hold_or_escalate(transaction, outcome, escalate, pending)
     }
@@ -230,7 +230,7 @@ impl Escalating<'_> {
             self.escalate(transaction.clone(), outcome);
             return Ok(());
         }
-        self.worker.collect(outcome, pending)
+        self.worker.collect(&outcome, pending)
     }
 
     fn escalate(&mut self, transaction: Transaction, outcome: Outcome) {
@@ -278,7 +278,7 @@ impl Escalating<'_> {
     fn resolve(&mut self, settled: Settled, pending: &mut Pending) -> Result<(), WorkerError> {
         let Settled { outcome, records } = settled;
         let customer = keys::key(&outcome.decision.customer_id);
-        self.worker.collect_encoded(outcome, records?, pending);
+        self.worker.collect_encoded(&outcome, records?, pending);
         let Some(mut queue) = self.holds.queues.remove(&customer) else {
             return Ok(());
         };
@@ -288,7 +288,7 @@ impl Escalating<'_> {
                 self.holds.queues.insert(customer, queue);
                 return Ok(());
             }
-            self.worker.collect(parked.outcome, pending)?;
+            self.worker.collect(&parked.outcome, pending)?;
         }
         Ok(())
     }
