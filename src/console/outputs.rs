@@ -18,6 +18,8 @@ pub const SOURCE: &str = "console";
 #[derive(Default)]
 pub struct Outputs {
     open: Mutex<Option<Port>>,
+    /// Set once attached: no port before it means "starting", after it "draining".
+    opened: std::sync::atomic::AtomicBool,
 }
 
 /// A submission's way out. Holding one keeps the sinks open: a pipeline
@@ -37,6 +39,13 @@ impl Outputs {
             telemetry,
             read,
         });
+        self.opened
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the pipeline has attached its outputs yet.
+    pub fn has_opened(&self) -> bool {
+        self.opened.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The pipeline drains: no new submission is taken, and the sinks close

@@ -206,7 +206,7 @@ async fn decide(console: &Console, body: &Bytes) -> Result<(Transaction, Outcome
         return Err(unavailable());
     };
     let Some(port) = console.outputs.take_in() else {
-        return Err(draining());
+        return Err(closed(&console.outputs));
     };
     let started = Instant::now();
     let decoded =
@@ -261,7 +261,17 @@ fn stream_now(engine: &Engine) -> Millis {
     }
 }
 
-pub(super) fn draining() -> Response {
+/// Why no submission is taken: the pipeline has not attached its outputs
+/// yet (starting; the HTTP server comes up first), or it drains.
+pub(super) fn closed(outputs: &super::outputs::Outputs) -> Response {
+    if outputs.has_opened() {
+        draining()
+    } else {
+        unavailable()
+    }
+}
+
+fn draining() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         Json(serde_json::json!({"error": "the pipeline is draining: no new submissions"})),

@@ -54,7 +54,7 @@ pub async fn verdict(
         to_millis(engine.state().watermark()),
     );
     let Some(port) = console.outputs.port() else {
-        return super::submit::draining();
+        return super::submit::closed(&console.outputs);
     };
     let answer = match engine.accept_label(label.clone()) {
         None => VerdictAnswer {

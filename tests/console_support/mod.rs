@@ -58,10 +58,12 @@ impl Detector {
             _out: out,
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while detector.api_get("/api/session").0 != 200 {
+        // The HTTP server answers before the pipeline has attached its
+        // outputs; /readyz turns 200 only once sources and sinks run.
+        while detector.api_get("/api/session").0 != 200 || detector.api_get("/readyz").0 != 200 {
             assert!(
                 std::time::Instant::now() < deadline,
-                "the console never answered"
+                "the console never answered, or the pipeline never became ready"
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
