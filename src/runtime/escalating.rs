@@ -201,8 +201,8 @@ impl Escalating<'_> {
         pending: &mut Pending,
     ) -> Result<(), WorkerError> {
         let escalate = self.link.escalator.wants(&outcome);
-        // Nearly every outcome goes straight on: it is moved once (an
-        // outcome is over a kilobyte) and its customer is not hashed.
+        // Nearly every outcome goes straight on: it is not moved again
+        // and its customer is not hashed.
         if !escalate && self.holds.queues.is_empty() {
             return self.worker.collect(&outcome, pending);
         }

@@ -111,7 +111,7 @@ impl Outlet for Sinks<'_> {
         scoring: Option<(SystemTime, SystemTime)>,
         pending: &mut Pending,
     ) -> Result<(), WorkerError> {
-        self.0.emit(outcome, trace, scoring, pending)
+        self.0.emit(&outcome, trace, scoring, pending)
     }
 
     fn barrier(
@@ -299,25 +299,25 @@ impl Worker {
     /// there, with the model call's span (`scoring`) when there was one.
     fn emit(
         &self,
-        outcome: Outcome,
+        outcome: &Outcome,
         trace: Option<TransactionTrace>,
         scoring: Option<(SystemTime, SystemTime)>,
         pending: &mut Pending,
     ) -> Result<(), WorkerError> {
         let Some(trace) = trace else {
-            return self.collect(&outcome, pending);
+            return self.collect(outcome, pending);
         };
         if let Some((began, scored)) = scoring {
             trace.record("score", began, scored);
         }
-        let decided = (
-            outcome.decision.action.as_str(),
-            outcome.decision.risk_score,
-        );
-        let transaction_id = outcome.decision.transaction_id.clone();
-        trace.stage("encode", || self.collect(&outcome, pending))?;
+        trace.stage("encode", || self.collect(outcome, pending))?;
         // A traced transaction ends once its records are in the sinks' queues.
-        trace.finish(&transaction_id, decided.0, decided.1);
+        let decision = &outcome.decision;
+        trace.finish(
+            &decision.transaction_id,
+            decision.action.as_str(),
+            decision.risk_score,
+        );
         Ok(())
     }
 
