@@ -10,6 +10,11 @@
 //!    without escalations: main-path throughput and escalations per second,
 //!    in pairs run in turn (first one half, then the other), since this
 //!    machine's speed swings by up to 2× within minutes; the median drop.
+//!    Each half's throughput is measured twice: over the whole run (start
+//!    and drain included, so the agent's one-time start counts against it)
+//!    and sustained, between the moments the source has read 10 % and 90 %
+//!    of the transactions (sampled from the pipeline's counters by a thread
+//!    on CPU 1).
 //!    Beside wall-clock throughput, each half reports the main path's CPU
 //!    per transaction: CPU 0's busy time from /proc/stat, with its steal
 //!    and idle time, which say whether the main path lost its core to the
@@ -39,7 +44,7 @@ use fraud_detector::agent::{AgentConfig, Escalator};
 use fraud_detector::domain::Transaction;
 use fraud_detector::engine::{Engine, SystemClock};
 use fraud_detector::runtime::{self, RunOptions};
-use fraud_detector::telemetry::Telemetry;
+use fraud_detector::telemetry::{Counters, Telemetry};
 use fraud_detector::topology::Topology;
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,7 +71,7 @@ fn main() {
     // the detector (this thread and every thread it starts) the first.
     let server = std::thread::spawn(|| {
         pin_to_cpu(1);
-        VllmReplay::start(|_, _| {
+        VllmReplay::start_keeping_last(|_, _| {
             Reply::Message(verdict_turn("instant", "BLOCK", 95, "impossible travel"))
         })
     })
@@ -178,6 +183,7 @@ impl Layout {
         let stop = Arc::new(AtomicBool::new(false));
         let pinning = matches!(self, Layout::Own).then(|| keep_pinning("agent", 1, stop.clone()));
         let mut drops = Vec::new();
+        let mut sustained_drops = Vec::new();
         let mut cpu_drops = Vec::new();
         let model = plan.model.unwrap_or("");
         let run = |agent: Option<&str>| {
@@ -189,8 +195,8 @@ impl Layout {
                 let agent = (half == "agent").then_some(agent.as_str());
                 let once = run(agent);
                 println!(
-                    "  {half}: {:.0} tx/s, {} escalations",
-                    once.throughput, once.escalations
+                    "  {half}: {:.0} tx/s, sustained {:.0} tx/s, {} escalations",
+                    once.throughput, once.sustained, once.escalations
                 );
                 continue;
             }
@@ -204,16 +210,22 @@ impl Layout {
                 (run(None), escalating)
             };
             let drop = 100.0 * (1.0 - escalating.throughput / plain.throughput);
+            let sustained_drop = 100.0 * (1.0 - escalating.sustained / plain.sustained);
             let cpu_drop = 100.0 * (1.0 - plain.main_cpu_micros / escalating.main_cpu_micros);
             println!(
                 "  {:.0} tx/s without the agent, {:.0} tx/s with {} escalations ({:.0} escalations/s): throughput drop {drop:.1} %",
                 plain.throughput, escalating.throughput, escalating.escalations, escalating.escalations_per_second
             );
             println!(
+                "  sustained (10-90 % of the input read): {:.0} tx/s without the agent, {:.0} tx/s with it: drop {sustained_drop:.1} %",
+                plain.sustained, escalating.sustained
+            );
+            println!(
                 "  main path CPU {:.2} µs/tx without the agent, {:.2} µs/tx with it: capacity drop {cpu_drop:.1} %",
                 plain.main_cpu_micros, escalating.main_cpu_micros
             );
             drops.push(drop);
+            sustained_drops.push(sustained_drop);
             cpu_drops.push(cpu_drop);
         }
         stop.store(true, Ordering::Relaxed);
@@ -221,6 +233,7 @@ impl Layout {
             let _ = pinning.join();
         }
         summarize(self.name(), "throughput drop", drops);
+        summarize(self.name(), "sustained throughput drop", sustained_drops);
         summarize(
             self.name(),
             "main-path CPU per transaction: capacity drop",
@@ -357,6 +370,8 @@ fn overhead(
 /// What one pipeline run measured.
 struct Run {
     throughput: f64,
+    /// Transactions read per second between 10 % and 90 % of the input.
+    sustained: f64,
     escalations: u64,
     escalations_per_second: f64,
     /// CPU 0's busy time (the main path's core) per decision, in µs.
@@ -379,9 +394,11 @@ fn pipeline(runtime: &tokio::runtime::Runtime, sections: &str, transactions: u64
     };
     let before = support::cpu_by_thread();
     let cpu0_before = CpuTicks::of_cpu(0);
+    let steady = SteadyRate::watch(telemetry.counters.clone(), transactions);
     let report = runtime
         .block_on(runtime::run(&topology, options))
         .expect("the pipeline runs");
+    let sustained = steady.finish();
     let cpu0 = CpuTicks::of_cpu(0).since(&cpu0_before);
     println!(
         "  CPU by thread: {}; CPU 0 busy {:.2}s, steal {:.2}s, idle {:.2}s",
@@ -395,9 +412,52 @@ fn pipeline(runtime: &tokio::runtime::Runtime, sections: &str, transactions: u64
     let escalations = telemetry.agent.escalations.load(Ordering::Relaxed);
     Run {
         throughput: decisions / seconds,
+        sustained,
         escalations,
         escalations_per_second: escalations as f64 / seconds,
         main_cpu_micros: cpu0.busy * 1e6 / decisions,
+    }
+}
+
+/// The source's read rate in the run's steady middle: from the sample at
+/// which it had read 10 % of the input to the one at 90 %, so that neither
+/// the pipeline's start (the agent's client and runtime included) nor its
+/// drain counts.
+struct SteadyRate {
+    stop: Arc<AtomicBool>,
+    sampler: std::thread::JoinHandle<f64>,
+}
+
+impl SteadyRate {
+    fn watch(counters: Arc<Counters>, transactions: u64) -> SteadyRate {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let sampler = std::thread::spawn(move || {
+            // Off the main path's core, whose throughput is measured.
+            pin_to_cpu(1);
+            let (low, high) = (transactions / 10, transactions * 9 / 10);
+            let mut first: Option<(Instant, u64)> = None;
+            while !stopped.load(Ordering::Relaxed) {
+                let read = counters.transactions_in.load(Ordering::Relaxed);
+                let now = Instant::now();
+                match first {
+                    None if read >= low => first = Some((now, read)),
+                    Some((since, from)) if read >= high => {
+                        return (read - from) as f64 / now.duration_since(since).as_secs_f64();
+                    }
+                    _ => {}
+                }
+                std::thread::sleep(std::time::Duration::from_micros(250));
+            }
+            f64::NAN
+        });
+        SteadyRate { stop, sampler }
+    }
+
+    /// The rate, or NaN when the run ended before the window closed.
+    fn finish(self) -> f64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.sampler.join().unwrap_or(f64::NAN)
     }
 }
 

@@ -68,6 +68,18 @@ struct Holds {
     queues: HashMap<u64, VecDeque<Parked>, BuildHasherDefault<KeyHasher>>,
 }
 
+impl Holds {
+    /// The outcome's customer key when that customer has an escalation in
+    /// flight. With none in flight, the customer is not even hashed.
+    fn held_customer(&self, outcome: &Outcome) -> Option<u64> {
+        if self.queues.is_empty() {
+            return None;
+        }
+        let customer = keys::key(&outcome.decision.customer_id);
+        self.queues.contains_key(&customer).then_some(customer)
+    }
+}
+
 /// An escalation's final outcome, with its records already encoded on the
 /// agent's thread: a case carrying the agent's transcript is the costliest
 /// record there is, and the worker's thread is the main path's.
@@ -160,8 +172,8 @@ impl Worker {
     }
 }
 
-/// Outcomes go through `route`: held behind an escalation of the same
-/// customer, escalated, or straight to the sinks.
+/// Each outcome is held behind an escalation of the same customer,
+/// escalated, or sent straight to the sinks.
 impl Outlet for Escalating<'_> {
     fn outcome(
         &mut self,
@@ -175,7 +187,16 @@ impl Outlet for Escalating<'_> {
         if let Some(trace) = trace {
             trace.finish_decision(&outcome.decision);
         }
-        self.route(transaction, outcome, pending)
+        // Nearly every outcome goes straight on, read in place: moving an
+        // outcome (656 bytes) costs a copy, and this runs per transaction.
+        let escalate = self.link.escalator.wants(&outcome);
+        let held_customer = self.holds.held_customer(&outcome);
+        if !escalate && held_customer.is_none() {
+            return self.worker.collect(&outcome, pending);
+        }
+        let customer = held_customer.unwrap_or_else(|| keys::key(&outcome.decision.customer_id));
+        self.hold_or_escalate(transaction, outcome, customer, escalate);
+        Ok(())
     }
 
     /// Checkpoint barriers wait until no decision is held.
@@ -194,43 +215,26 @@ impl Escalating<'_> {
         result
     }
 
-    fn route(
-        &mut self,
-        transaction: &Transaction,
-        outcome: Outcome,
-        pending: &mut Pending,
-    ) -> Result<(), WorkerError> {
-        let escalate = self.link.escalator.wants(&outcome);
-        // Nearly every outcome goes straight on: it is not moved again
-        // and its customer is not hashed.
-        if !escalate && self.holds.queues.is_empty() {
-            return self.worker.collect(&outcome, pending);
-        }
-        self.hold_or_escalate(transaction, outcome, escalate, pending)
-    }
-
+    /// Parks the outcome behind its customer's escalation in flight, or
+    /// escalates it (the one outcome of the two that moves).
+    #[inline(never)]
     fn hold_or_escalate(
         &mut self,
         transaction: &Transaction,
         outcome: Outcome,
+        customer: u64,
         escalate: bool,
-        pending: &mut Pending,
-    ) -> Result<(), WorkerError> {
-        let customer = keys::key(&outcome.decision.customer_id);
+    ) {
         if let Some(queue) = self.holds.queues.get_mut(&customer) {
             queue.push_back(Parked {
                 transaction: transaction.clone(),
                 outcome,
                 escalate,
             });
-            return Ok(());
+            return;
         }
-        if escalate {
-            self.holds.queues.insert(customer, VecDeque::new());
-            self.escalate(transaction.clone(), outcome);
-            return Ok(());
-        }
-        self.worker.collect(&outcome, pending)
+        self.holds.queues.insert(customer, VecDeque::new());
+        self.escalate(transaction.clone(), outcome);
     }
 
     fn escalate(&mut self, transaction: Transaction, outcome: Outcome) {

@@ -4,7 +4,8 @@
 //! auto tool choice): `tool_calls` with JSON-string arguments,
 //! `reasoning_content`, inline `<think>` tags, SSE `chat.completion.chunk`s
 //! ending in `[DONE]`, vLLM's error bodies for 429/500, and slow replies.
-//! No GPU or weights here; every request it got is kept for assertions.
+//! No GPU or weights here; every request it got is kept for assertions
+//! (a benchmark keeps only the last: see [`VllmReplay::start_keeping_last`]).
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
@@ -31,18 +32,42 @@ type Script = dyn Fn(&Value, usize) -> Reply + Send + Sync;
 
 pub struct VllmReplay {
     pub port: u16,
-    pub requests: Arc<Mutex<Vec<Value>>>,
+    requests: Arc<Mutex<Seen>>,
     stop: Arc<AtomicBool>,
+}
+
+/// The requests kept, and how many came in all.
+struct Seen {
+    kept: Vec<Value>,
+    count: usize,
+    /// Keep only the last request, not all of them.
+    last_only: bool,
 }
 
 impl VllmReplay {
     /// `script(request, index)` chooses the reply to the `index`-th request.
     pub fn start(script: impl Fn(&Value, usize) -> Reply + Send + Sync + 'static) -> VllmReplay {
+        VllmReplay::serving(false, Arc::new(script))
+    }
+
+    /// As `start`, keeping only the last request: a benchmark's thousands of
+    /// requests a second, all kept, would stream fresh memory through the
+    /// cache that the detector shares, which vLLM on its own machine does not.
+    pub fn start_keeping_last(
+        script: impl Fn(&Value, usize) -> Reply + Send + Sync + 'static,
+    ) -> VllmReplay {
+        VllmReplay::serving(true, Arc::new(script))
+    }
+
+    fn serving(last_only: bool, script: Arc<Script>) -> VllmReplay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
+        let requests = Arc::new(Mutex::new(Seen {
+            kept: Vec::new(),
+            count: 0,
+            last_only,
+        }));
         let stop = Arc::new(AtomicBool::new(false));
-        let script: Arc<Script> = Arc::new(script);
         let (seen, stopped) = (requests.clone(), stop.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -69,7 +94,7 @@ impl VllmReplay {
     }
 
     pub fn requests(&self) -> Vec<Value> {
-        self.requests.lock().unwrap().clone()
+        self.requests.lock().unwrap().kept.clone()
     }
 }
 
@@ -83,7 +108,7 @@ impl Drop for VllmReplay {
 
 /// Serves one connection; like vLLM (uvicorn), it keeps the connection
 /// open for the next request, except after a stream.
-fn serve(stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &Script) {
+fn serve(stream: TcpStream, seen: &Mutex<Seen>, script: &Script) {
     // A reply goes out in a few writes: without this, Nagle's algorithm
     // holds the last one for the client's delayed ACK (40 ms).
     let _ = stream.set_nodelay(true);
@@ -94,8 +119,12 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &Script) {
     while let Some(request) = read_request(&mut reader) {
         let index = {
             let mut seen = seen.lock().unwrap();
-            seen.push(request.clone());
-            seen.len() - 1
+            if seen.last_only {
+                seen.kept.clear();
+            }
+            seen.kept.push(request.clone());
+            seen.count += 1;
+            seen.count - 1
         };
         if !respond(&stream, script(&request, index)) {
             return;
