@@ -1,9 +1,12 @@
 //! The committed model through the real ONNX Runtime (the PyPI wheel's
 //! library, installed by scripts/install-onnxruntime.sh, which
 //! scripts/test.sh runs): same scores as Python's onnxruntime, and clear
-//! refusals for a wrong feature spec or a missing runtime.
+//! refusals for a wrong feature spec or a missing runtime, and explanations
+//! that skip only features whose swap cannot change the score.
 
-use fraud_detector::model::{FeatureVector, ModelError, OnnxScorer, FEATURE_COUNT, FEATURE_NAMES};
+use fraud_detector::model::{
+    FeatureSplits, FeatureVector, ModelError, OnnxScorer, FEATURE_COUNT, FEATURE_NAMES,
+};
 use std::path::Path;
 
 const MODEL: &str = "models/fraud-gbt-v1.onnx";
@@ -47,6 +50,60 @@ fn rust_scores_equal_python_onnxruntime() {
         assert!(
             (rust - python).abs() <= 1e-5,
             "row {index}: rust {rust} python {python}"
+        );
+    }
+}
+
+/// An explanation replaces each feature by its typical value and skips the
+/// ones no split separates from it: on every parity row, each skipped
+/// replacement must score exactly as the row does, and the check must have
+/// skipped some (else it proves nothing).
+#[test]
+fn a_feature_no_split_separates_from_its_typical_value_cannot_move_the_score() {
+    let scorer = OnnxScorer::load(Path::new(MODEL), None).unwrap_or_else(|error| panic!("{error}"));
+    let onnx = std::fs::read(MODEL).unwrap();
+    let splits = FeatureSplits::read(&onnx, &scorer.card().onnx.input_name)
+        .expect("the committed model's splits");
+    let references = &scorer.card().reference_histograms.features;
+    let typical: Vec<f32> = FEATURE_NAMES
+        .iter()
+        .map(|name| references[*name].median() as f32)
+        .collect();
+    let (rows, _) = parity_rows();
+    let (mut variants, mut originals) = (Vec::new(), Vec::new());
+    let (mut skipped, mut kept) = (0, 0);
+    for (index, row) in rows.iter().enumerate() {
+        for column in 0..FEATURE_COUNT {
+            if row[column] == typical[column] {
+                continue;
+            }
+            if splits.separate(column, row[column], typical[column]) {
+                kept += 1;
+                continue;
+            }
+            skipped += 1;
+            let mut variant = *row;
+            variant[column] = typical[column];
+            variants.push(variant);
+            originals.push((index, column));
+        }
+    }
+    assert!(
+        skipped > 1_000 && kept > 1_000,
+        "skipped {skipped}, kept {kept}"
+    );
+    let row_scores: Vec<f32> = rows
+        .chunks(256)
+        .flat_map(|batch| scorer.score(batch).unwrap())
+        .collect();
+    let variant_scores = variants
+        .chunks(256)
+        .flat_map(|batch| scorer.score(batch).unwrap());
+    for ((index, column), score) in originals.into_iter().zip(variant_scores) {
+        assert_eq!(
+            score, row_scores[index],
+            "row {index}: {} swapped for its typical value moved the score",
+            FEATURE_NAMES[column]
         );
     }
 }

@@ -11,6 +11,7 @@ mod onnx;
 mod reference;
 mod replay;
 mod serving;
+mod splits;
 
 pub use calibration::{Calibration, ProbabilityThresholds};
 pub use drift::{Drift, DriftMonitor, SCORE_NAME};
@@ -22,3 +23,4 @@ pub use serving::{
     reload_off_hot_path, LoadedModel, ModelConfig, ModelOpinion, ModelSet, ModelSlot, ModelStats,
     Swapped,
 };
+pub use splits::FeatureSplits;

@@ -5,6 +5,7 @@
 use super::calibration::Calibration;
 use super::drift::DriftMonitor;
 use super::onnx::{ModelError, OnnxScorer};
+use super::splits::FeatureSplits;
 use super::{FeatureVector, FEATURE_COUNT, FEATURE_NAMES};
 use crate::domain::Contribution;
 use crate::duration::Span;
@@ -94,6 +95,9 @@ pub struct LoadedModel {
     calibration: Calibration,
     /// Typical training values, for explanations.
     medians: FeatureVector,
+    /// Where the trees split each feature: an explanation skips a feature
+    /// no split separates from its typical value (its contribution is 0).
+    splits: Option<FeatureSplits>,
     drift: DriftMonitor,
 }
 
@@ -113,9 +117,10 @@ impl LoadedModel {
             })
         };
         let mut bytes = read(path)?;
-        bytes.extend(read(&path.with_extension("json"))?);
         let scorer = OnnxScorer::load_sessions(path, config.runtime_library.as_deref(), sessions)?;
         let card = scorer.card().clone();
+        let splits = FeatureSplits::read(&bytes, &card.onnx.input_name);
+        bytes.extend(read(&path.with_extension("json"))?);
         let calibration = Calibration::new(card.thresholds, risk_thresholds.0, risk_thresholds.1)
             .ok_or_else(|| ModelError::Card {
             path: path.with_extension("json"),
@@ -137,6 +142,7 @@ impl LoadedModel {
             scorer,
             calibration,
             medians,
+            splits,
         };
         model.warm()?;
         Ok(model)
@@ -183,8 +189,13 @@ impl LoadedModel {
         if top == 0 {
             return Ok(Vec::new());
         }
+        let separated = |column: usize| {
+            self.splits
+                .as_ref()
+                .is_none_or(|splits| splits.separate(column, row[column], self.medians[column]))
+        };
         let changed: Vec<usize> = (0..FEATURE_COUNT)
-            .filter(|&column| row[column] != self.medians[column])
+            .filter(|&column| row[column] != self.medians[column] && separated(column))
             .collect();
         let variants: Vec<FeatureVector> = changed
             .iter()
