@@ -216,7 +216,7 @@ impl Escalating<'_> {
     }
 
     /// Parks the outcome behind its customer's escalation in flight, or
-    /// escalates it (the one outcome of the two that moves).
+    /// escalates it: the only path on which an outcome is moved.
     #[inline(never)]
     fn hold_or_escalate(
         &mut self,

@@ -137,7 +137,10 @@ fn consumer_lag(out: &mut String, telemetry: &Telemetry) {
         "fraud_source_pauses_total",
         "counter",
         "Times the input partitions were paused because the producer's queue was full.",
-        (telemetry.consumer_lag.pauses).load(std::sync::atomic::Ordering::Relaxed),
+        telemetry
+            .consumer_lag
+            .pauses
+            .load(std::sync::atomic::Ordering::Relaxed),
     );
     // The name the dashboards, alerts and the KEDA trigger query.
     let name = "fraud_source_lag_records";
