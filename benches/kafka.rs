@@ -5,6 +5,7 @@
 //!
 //!     FD_TANSU=$(scripts/install-tansu.sh) cargo bench --bench kafka            # 1 M
 //!     FD_KAFKA_BENCH_N=200000 cargo bench --bench kafka                          # fewer
+//!     FD_KAFKA_BENCH_PROPERTIES='linger.ms: 50' cargo bench --bench kafka       # try librdkafka settings
 //!
 //! `cargo test` runs it without `--bench` as a 5,000-record smoke run.
 
@@ -86,8 +87,12 @@ fn preload(broker: &Tansu, count: u64) {
 
 /// Runs the Kafka loop in this process until `count` records are committed.
 fn run_detector(broker: &Tansu, count: u64) -> Measured {
-    let yaml = kafka_support::topology_yaml(&broker.bootstrap(), "bench-tx", "bench", "json")
+    let mut yaml = kafka_support::topology_yaml(&broker.bootstrap(), "bench-tx", "bench", "json")
         .replace("max_wait_ms: 50", "max_wait_ms: 100\n    max_batch: 1000");
+    // Extra librdkafka properties for the source's clients, as YAML map entries.
+    if let Ok(extra) = std::env::var("FD_KAFKA_BENCH_PROPERTIES") {
+        yaml = yaml.replacen("properties: {", &format!("properties: {{{extra}, "), 1);
+    }
     let topology = support::topology(&yaml);
     let counters = Arc::new(Counters::default());
     let shutdown = Shutdown::default();

@@ -44,11 +44,20 @@ pub struct ChangelogEntry {
 impl ChangelogEntry {
     pub fn encode(through: i64, state: &CustomerState) -> Result<Vec<u8>, ChangelogError> {
         let mut out = Vec::with_capacity(HEADER + 400);
+        ChangelogEntry::encode_into(through, state, &mut out)?;
+        Ok(out)
+    }
+
+    /// As `encode`, appending to `out`.
+    pub fn encode_into(
+        through: i64,
+        state: &CustomerState,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ChangelogError> {
         out.push(VERSION);
         out.extend_from_slice(&through.to_be_bytes());
-        bincode::serialize_into(&mut out, state)
-            .map_err(|error| ChangelogError::State(error.to_string()))?;
-        Ok(out)
+        bincode::serialize_into(out, state)
+            .map_err(|error| ChangelogError::State(error.to_string()))
     }
 
     pub fn decode(bytes: &[u8]) -> Result<ChangelogEntry, ChangelogError> {
