@@ -145,8 +145,8 @@ pub(crate) fn decide(
     let mut scratch = Vec::with_capacity(4096);
     for (polled, judgement) in batch.iter().zip(judged) {
         match judgement {
-            Judgement::Decided(decision) => {
-                emit_decided(outputs, *decision, polled, &mut decided, &mut scratch, emit)?
+            Judgement::Decided(judged) => {
+                emit_decided(outputs, judged, polled, &mut decided, &mut scratch, emit)?
             }
             Judgement::Rejected(kind, reason) => {
                 let position = format!("partition {} offset {}", polled.partition, polled.offset);
@@ -357,17 +357,19 @@ fn review(agent: &AgentLink, judged: &mut [Judgement]) {
 /// Produces a decided transaction's decision, alert and case.
 fn emit_decided(
     outputs: &Outputs,
-    judged: Judged,
+    mut judged: Box<Judged>,
     polled: &Polled,
     decided: &mut Decided,
     scratch: &mut Vec<u8>,
     emit: &mut Emit<'_>,
 ) -> Result<(), String> {
+    // Read in place: moving a judgement out of its box copies over a kilobyte.
+    let trace = judged.trace.take();
     let Judged {
         transaction,
         outcome,
-        trace,
-    } = judged;
+        ..
+    } = &*judged;
     let sampled = trace.as_ref().map(TransactionTrace::traceparent);
     let traceparent = sampled.as_deref().or(polled.traceparent.as_deref());
     let key = outcome.decision.customer_id.as_str();
@@ -402,7 +404,7 @@ fn emit_decided(
         .touched
         .entry(polled.partition)
         .or_default()
-        .insert(transaction.customer_id);
+        .insert(transaction.customer_id.clone());
     Ok(())
 }
 
