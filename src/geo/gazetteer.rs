@@ -97,7 +97,13 @@ pub struct Gazetteer {
     cities_by_name: KeyMap<Vec<Posting>>,
     qualifiers: KeyMap<Box<[Qualifier]>>,
     countries: KeyMap<CountryEntry>,
+    /// Tells this gazetteer's answers apart in the per-thread memory of
+    /// recently resolved names.
+    id: u64,
 }
+
+/// Gazetteer ids, from 1.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Maps keyed by normalised names.
 type KeyMap<V> = HashMap<Box<str>, V, KeyHasherBuilder>;
@@ -169,6 +175,7 @@ impl Gazetteer {
             cities_by_name: builder.names,
             qualifiers: KeyMap::default(),
             countries: KeyMap::default(),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
         let mut qualifiers = QualifierBuilder::default();
         for line in data_lines(countries) {
@@ -198,6 +205,10 @@ impl Gazetteer {
     /// recognised: a wrong location is worse than none for travel checks.
     #[must_use]
     pub fn resolve(&self, place: &str) -> Option<Place> {
+        super::recent::remembered(self.id, place, |place| self.resolve_afresh(place))
+    }
+
+    fn resolve_afresh(&self, place: &str) -> Option<Place> {
         let place = trim_place(place)?;
         let mut key = String::with_capacity(place.len() + 8);
         let mut parts = place.split(',');

@@ -6,5 +6,6 @@
 //! `scripts/build_gazetteer.py`.
 
 pub mod gazetteer;
+mod recent;
 
 pub use gazetteer::{Gazetteer, Place};
