@@ -90,7 +90,8 @@ fn run_detector(broker: &Tansu, count: u64) -> Measured {
     let mut yaml = kafka_support::topology_yaml(&broker.bootstrap(), "bench-tx", "bench", "json")
         .replace("max_wait_ms: 50", "max_wait_ms: 100\n    max_batch: 1000");
     // Extra librdkafka properties for the source's clients, as YAML map entries.
-    if let Ok(extra) = std::env::var("FD_KAFKA_BENCH_PROPERTIES") {
+    let extra = std::env::var("FD_KAFKA_BENCH_PROPERTIES").unwrap_or_default();
+    if !extra.trim().is_empty() {
         yaml = yaml.replacen("properties: {", &format!("properties: {{{extra}, "), 1);
     }
     let topology = support::topology(&yaml);
