@@ -5,6 +5,9 @@ use serde_json::error::Category;
 
 /// Straight to the struct, no `serde_json::Value` in between: this is the hot path.
 pub(super) fn decode<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if let Some(record) = T::read_json(bytes) {
+        return Ok(record);
+    }
     // serde would read `[...]` as a struct's fields in order; a record is an object.
     // Other non-objects already fail in serde with a clear message.
     if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {

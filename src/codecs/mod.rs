@@ -9,6 +9,7 @@
 mod avro;
 mod decision_json;
 mod json;
+mod transaction_json;
 
 pub use avro::{write_container, ContainerReader};
 
@@ -51,15 +52,26 @@ pub trait Record: serde::Serialize + serde::de::DeserializeOwned {
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), sonic_rs::Error> {
         sonic_rs::to_writer(out, self)
     }
+
+    /// A reader for this record's common JSON shape, tried before serde;
+    /// `None` leaves the bytes to serde, which accepts or explains.
+    fn read_json(_bytes: &[u8]) -> Option<Self> {
+        None
+    }
 }
 
 /// Implements [`Record`] from a schema file embedded at compile time.
 macro_rules! record_with_schema {
-    ($type:ty, $name:literal, $file:literal $(, write = $write_json:path)?) => {
+    ($type:ty, $name:literal, $file:literal $(, write = $write_json:path)? $(, read = $read_json:path)?) => {
         impl Record for $type {
             $(
                 fn write_json(&self, out: &mut Vec<u8>) -> Result<(), sonic_rs::Error> {
                     $write_json(self, out)
+                }
+            )?
+            $(
+                fn read_json(bytes: &[u8]) -> Option<Self> {
+                    $read_json(bytes)
                 }
             )?
 
@@ -76,7 +88,12 @@ macro_rules! record_with_schema {
     };
 }
 
-record_with_schema!(Transaction, "Transaction", "transaction.avsc");
+record_with_schema!(
+    Transaction,
+    "Transaction",
+    "transaction.avsc",
+    read = transaction_json::read
+);
 // One decision per transaction: written by hand, see `decision_json`.
 record_with_schema!(
     Decision,
