@@ -10,7 +10,7 @@ use crate::sinks::Output;
 use crate::sources::decode_transaction;
 use crate::state::keys;
 use crate::telemetry::{Sampler, TransactionTrace};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Instant, SystemTime};
 
 /// An input record, copied out of the consumer's buffer.
@@ -108,7 +108,29 @@ pub(crate) struct Outputs {
 pub(crate) struct Decided {
     pub tally: Tally,
     pub next_offsets: BTreeMap<i32, i64>,
-    pub touched: BTreeMap<i32, BTreeSet<Text>>,
+    pub touched: Touched,
+}
+
+/// The customers a batch touched, per partition, each once, in the order
+/// first touched. A set of state keys finds repeats: a sorted set of the
+/// ids compared strings on every insert (3 % of the Kafka loop).
+#[derive(Default)]
+pub(crate) struct Touched {
+    by_partition: BTreeMap<i32, Vec<Text>>,
+    seen: HashSet<(i32, u64)>,
+}
+
+impl Touched {
+    fn add(&mut self, partition: i32, customer_id: &Text) {
+        if self.seen.insert((partition, keys::key(customer_id))) {
+            let customers = self.by_partition.entry(partition).or_default();
+            customers.push(customer_id.clone());
+        }
+    }
+
+    pub fn customers(&self) -> impl Iterator<Item = &Text> {
+        self.by_partition.values().flatten()
+    }
 }
 
 pub(crate) fn decide(
@@ -121,7 +143,7 @@ pub(crate) fn decide(
     let mut decided = Decided {
         tally: Tally::default(),
         next_offsets: BTreeMap::new(),
-        touched: BTreeMap::new(),
+        touched: Touched::default(),
     };
     for polled in batch {
         decided.tally.records += 1;
@@ -163,7 +185,7 @@ pub(crate) fn decide(
             }
         }
     }
-    for (partition, customers) in &decided.touched {
+    for (partition, customers) in &decided.touched.by_partition {
         let through = decided.next_offsets.get(partition).copied().unwrap_or(0);
         for customer_id in customers {
             // Encoded under the shard's read lock: no copy of the state.
@@ -402,9 +424,7 @@ fn emit_decided(
     }
     decided
         .touched
-        .entry(polled.partition)
-        .or_default()
-        .insert(transaction.customer_id.clone());
+        .add(polled.partition, &transaction.customer_id);
     Ok(())
 }
 
@@ -523,6 +543,17 @@ mod tests {
         );
         assert_eq!(produced[3].1, Some(0));
         assert_eq!(produced[4], ("changelog".into(), Some(1), "c2".into()));
+    }
+
+    #[test]
+    fn touched_keeps_each_customer_once_per_partition_in_first_touch_order() {
+        let mut touched = Touched::default();
+        for (partition, customer) in [(0, "c2"), (0, "c1"), (0, "c2"), (1, "c2"), (0, "c1")] {
+            touched.add(partition, &Text::from(customer));
+        }
+        let ids: Vec<&str> = touched.customers().map(Text::as_str).collect();
+        assert_eq!(ids, ["c2", "c1", "c2"]);
+        assert_eq!(touched.by_partition[&1], [Text::from("c2")]);
     }
 
     /// With a model, rounds scored together decide exactly as one record at

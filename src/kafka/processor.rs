@@ -508,7 +508,7 @@ impl Processor {
             }
         };
         let touched = || {
-            let customers = decided.touched.values().flatten();
+            let customers = decided.touched.customers();
             customers.map(ToString::to_string).collect()
         };
         let mut offsets = TopicPartitionList::new();
