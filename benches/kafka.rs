@@ -87,8 +87,16 @@ fn preload(broker: &Tansu, count: u64) {
 
 /// Runs the Kafka loop in this process until `count` records are committed.
 fn run_detector(broker: &Tansu, count: u64) -> Measured {
+    // FD_KAFKA_BENCH_MAX_BATCH: records per Kafka transaction (1,000 unless set).
+    let max_batch = std::env::var("FD_KAFKA_BENCH_MAX_BATCH")
+        .ok()
+        .and_then(|value| value.parse::<usize>().ok())
+        .unwrap_or(1_000);
     let mut yaml = kafka_support::topology_yaml(&broker.bootstrap(), "bench-tx", "bench", "json")
-        .replace("max_wait_ms: 50", "max_wait_ms: 100\n    max_batch: 1000");
+        .replace(
+            "max_wait_ms: 50",
+            &format!("max_wait_ms: 100\n    max_batch: {max_batch}"),
+        );
     // Extra librdkafka properties for the source's clients, as YAML map entries.
     let extra = std::env::var("FD_KAFKA_BENCH_PROPERTIES").unwrap_or_default();
     if !extra.trim().is_empty() {
