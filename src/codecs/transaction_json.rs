@@ -204,7 +204,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A number in JSON's grammar, as the nearest finite `f64` (Rust's
-    /// parser rounds correctly, as sonic-rs does).
+    /// parser rounds correctly, as sonic-rs does; `reads_numbers_as_sonic_rs_does`).
     fn number(&mut self) -> Option<f64> {
         self.skip_whitespace();
         let start = self.at;
@@ -214,6 +214,7 @@ impl<'a> Cursor<'a> {
             Some(b'1'..=b'9') => self.digits(),
             _ => return None,
         }
+        let integer_end = self.at;
         if self.bytes.get(self.at) == Some(&b'.') {
             self.at += 1;
             self.required_digits()?;
@@ -226,8 +227,17 @@ impl<'a> Cursor<'a> {
             self.required_digits()?;
         }
         // The token is ASCII by construction.
-        let token = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
-        token.parse::<f64>().ok().filter(|value| value.is_finite())
+        let token = self.text.get(start..self.at)?;
+        // An integer that fits is converted as serde converts it (so `-0`
+        // is 0, not -0.0); any other number is parsed as a float.
+        let value = if integer_end == self.at {
+            (token.parse::<i64>().map(|int| int as f64))
+                .or_else(|_| token.parse::<u64>().map(|int| int as f64))
+                .or_else(|_| token.parse::<f64>())
+        } else {
+            token.parse::<f64>()
+        };
+        value.ok().filter(|value| value.is_finite())
     }
 
     fn digits(&mut self) {
@@ -456,6 +466,38 @@ mod tests {
         ];
         for json in declined {
             assert_eq!(read(json.as_bytes()), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn reads_numbers_as_sonic_rs_does() {
+        let tokens = [
+            "0",
+            "-0",
+            "0.1",
+            "1e20",
+            "1E+2",
+            "2.5e-3",
+            "100000000000000000000",
+            "12345678901234567890123",
+            "9007199254740993",
+            "0.30000000000000004",
+            "2.2250738585072014e-308",
+            "4.9e-324",
+            "1e-400",
+            "1.7976931348623157e308",
+        ];
+        for token in tokens {
+            let json = format!(
+                r#"{{"transaction_id":"t","customer_id":"c","amount":{token},"latitude":{token}}}"#
+            );
+            let ours = read(json.as_bytes()).expect("a plain number");
+            let theirs = serde_reads(json.as_bytes()).expect("sonic-rs reads it");
+            assert_eq!(ours.amount.to_bits(), theirs.amount.to_bits(), "{token}");
+            assert_eq!(
+                ours.latitude.map(f64::to_bits),
+                theirs.latitude.map(f64::to_bits)
+            );
         }
     }
 
