@@ -41,7 +41,10 @@ fn parity_rows() -> (Vec<FeatureVector>, Vec<f32>) {
 fn rust_scores_equal_python_onnxruntime() {
     let scorer = OnnxScorer::load(Path::new(MODEL), None).unwrap_or_else(|error| panic!("{error}"));
     let (rows, expected) = parity_rows();
-    assert!(rows.len() >= 1_000);
+    assert!(
+        rows.len() >= 10_000,
+        "the parity file must hold 10,000 rows"
+    );
     let mut scored = Vec::new();
     for batch in rows.chunks(256) {
         scored.extend(scorer.score(batch).unwrap());

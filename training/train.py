@@ -308,7 +308,7 @@ def main():
     ap.add_argument("--block-precision", type=float, default=0.90)
     ap.add_argument("--review-recall", type=float, default=0.90)
     ap.add_argument("--min-block-alerts", type=int, default=20)
-    ap.add_argument("--parity-rows", type=int, default=2000)
+    ap.add_argument("--parity-rows", type=int, default=10000)
     args = ap.parse_args()
 
     started = time.time()
