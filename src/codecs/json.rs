@@ -5,6 +5,8 @@ use serde_json::error::Category;
 
 /// Straight to the struct, no `serde_json::Value` in between: this is the hot path.
 pub(super) fn decode<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
+    // A record's own reader takes its common shape (transactions: see
+    // `transaction_json`); whatever it declines, serde decides below.
     if let Some(record) = T::read_json(bytes) {
         return Ok(record);
     }
@@ -16,7 +18,7 @@ pub(super) fn decode<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
             found: '[',
         });
     }
-    // sonic-rs is the fast path; a record it refuses is read again by
+    // sonic-rs reads the rest; a record it refuses is read again by
     // serde_json, which either accepts it too or explains the rejection with
     // the messages users already know.
     sonic_rs::from_slice(bytes)
